@@ -1,0 +1,176 @@
+// The x86-64 (and compat i386/x32) ABI of the POSIX message-queue system calls: syscall
+// numbers, flags, limits and the exact layouts of the structures that cross the user/kernel
+// boundary (spec §1). Layouts are plain structs checked with static_assert so they can be
+// copied byte-for-byte from and to tracee memory.
+#ifndef MQSENTRY_KERNEL_ABI_H_
+#define MQSENTRY_KERNEL_ABI_H_
+
+#include <cstddef>
+#include <cstdint>
+
+namespace mqsentry::kernel::abi {
+
+// ---- System call numbers (spec §1.1) ----
+inline constexpr int kX32SyscallBit = 0x40000000;
+
+struct MqSyscallNumbers {
+  int mq_open, mq_unlink, mq_timedsend, mq_timedreceive, mq_notify, mq_getsetattr;
+  int mq_timedsend_time64 = -1, mq_timedreceive_time64 = -1;  // i386 only
+};
+inline constexpr MqSyscallNumbers kX86_64Syscalls{240, 241, 242, 243, 244, 245};
+inline constexpr MqSyscallNumbers kI386Syscalls{277, 278, 279, 280, 281, 282, 418, 419};
+// x32 uses the x86-64 numbers with the x32 bit, except mq_notify (compat sigevent): 527.
+inline constexpr MqSyscallNumbers kX32Syscalls{
+    kX32SyscallBit + 240, kX32SyscallBit + 241, kX32SyscallBit + 242,
+    kX32SyscallBit + 243, kX32SyscallBit + 527, kX32SyscallBit + 245};
+
+// ---- Open flags (asm-generic/fcntl.h, x86) ----
+inline constexpr int kORdonly = 00;
+inline constexpr int kOWronly = 01;
+inline constexpr int kORdwr = 02;
+inline constexpr int kOAccmode = 03;
+inline constexpr int kOCreat = 0100;
+inline constexpr int kOExcl = 0200;
+inline constexpr int kONoctty = 0400;
+inline constexpr int kOTrunc = 01000;
+inline constexpr int kOAppend = 02000;
+inline constexpr int kONonblock = 04000;
+inline constexpr int kODirect = 040000;
+inline constexpr int kOLargefile = 0100000;
+inline constexpr int kOCloexec = 02000000;
+inline constexpr int kOPath = 010000000;
+// F_GETFL of an mq descriptor is oflag minus these (spec §3.3).
+inline constexpr int kOpenOnlyFlags = kOCreat | kOExcl | kONoctty | kOTrunc;
+
+// ---- Modes ----
+inline constexpr uint32_t kSIallugo = 07777;  // S_IALLUGO: permission + setid + sticky
+inline constexpr uint32_t kSIfreg = 0100000;
+inline constexpr uint32_t kSIfdir = 040000;
+inline constexpr uint32_t kMqueueRootMode = 01777;  // sticky, world-writable (spec §9.1)
+
+// ---- Limits (spec §1.5, §3.4, §9.2) ----
+inline constexpr uint32_t kMqPrioMax = 32768;
+inline constexpr size_t kNameMax = 255;
+inline constexpr size_t kPathMax = 4096;
+inline constexpr uint64_t kMqBytesMax = 819200;  // default RLIMIT_MSGQUEUE
+inline constexpr int64_t kHardMsgMax = 65536;
+inline constexpr int64_t kHardMsgSizeMax = 16 * 1024 * 1024;
+inline constexpr int64_t kMinMsgMax = 1;
+inline constexpr int64_t kMinMsgSizeMax = 128;
+inline constexpr int kDefaultQueuesMax = 256;
+inline constexpr int kDefaultMsgMax = 10;
+inline constexpr int kDefaultMsgSizeMax = 8192;
+inline constexpr int kDefaultMsgDefault = 10;
+inline constexpr int kDefaultMsgSizeDefault = 8192;
+// Accounting: sizeof(struct msg_msg) and sizeof(struct posix_msg_tree_node) on x86-64
+// (spec §3.5: cost = maxmsg*48 + min(maxmsg, 32768)*48 + maxmsg*msgsize).
+inline constexpr uint64_t kMsgMsgSize = 48;
+inline constexpr uint64_t kMsgTreeNodeSize = 48;
+inline constexpr uint64_t kAccountingPrioCap = 32768;
+inline constexpr uint32_t kMqueueMagic = 0x19800202;
+
+// ---- Notification (spec §1.5, §6) ----
+inline constexpr int kSigevSignal = 0;
+inline constexpr int kSigevNone = 1;
+inline constexpr int kSigevThread = 2;
+inline constexpr int kSigevThreadId = 4;
+inline constexpr int kNsig = 64;  // _NSIG: valid signal numbers are 0..64 here (spec §6.1)
+inline constexpr size_t kNotifyCookieLen = 32;
+inline constexpr uint8_t kNotifyNone = 0;
+inline constexpr uint8_t kNotifyWokenUp = 1;
+inline constexpr uint8_t kNotifyRemoved = 2;
+inline constexpr int kSiMesgq = -3;
+
+// ---- struct mq_attr (spec §1.2) ----
+struct MqAttr {
+  int64_t mq_flags;
+  int64_t mq_maxmsg;
+  int64_t mq_msgsize;
+  int64_t mq_curmsgs;
+  int64_t reserved[4];
+};
+static_assert(sizeof(MqAttr) == 64);
+static_assert(offsetof(MqAttr, mq_curmsgs) == 24);
+
+// Compat (i386/x32 time32) struct mq_attr: eight 32-bit longs.
+struct CompatMqAttr {
+  int32_t mq_flags;
+  int32_t mq_maxmsg;
+  int32_t mq_msgsize;
+  int32_t mq_curmsgs;
+  int32_t reserved[4];
+};
+static_assert(sizeof(CompatMqAttr) == 32);
+
+// ---- struct sigevent (spec §1.3) ----
+struct SigEvent {
+  uint64_t sigev_value;  // union sigval: sival_int is the low 4 bytes
+  int32_t sigev_signo;
+  int32_t sigev_notify;
+  union {
+    int32_t tid;
+    struct {
+      uint64_t function;
+      uint64_t attribute;
+    } thread;
+    uint8_t pad[48];
+  } un;
+};
+static_assert(sizeof(SigEvent) == 64);
+static_assert(offsetof(SigEvent, sigev_signo) == 8);
+static_assert(offsetof(SigEvent, un) == 16);
+
+// Compat struct sigevent: 4-byte sigval, same 64-byte size.
+struct CompatSigEvent {
+  uint32_t sigev_value;
+  int32_t sigev_signo;
+  int32_t sigev_notify;
+  union {
+    int32_t tid;
+    struct {
+      uint32_t function;
+      uint32_t attribute;
+    } thread;
+    uint8_t pad[52];
+  } un;
+};
+static_assert(sizeof(CompatSigEvent) == 64);
+static_assert(offsetof(CompatSigEvent, un) == 12);
+
+// ---- siginfo for SI_MESGQ (spec §1.4): the "RT" layout ----
+inline constexpr size_t kSiginfoSize = 128;
+inline constexpr size_t kSiginfoPidOffset = 16;
+inline constexpr size_t kSiginfoUidOffset = 20;
+inline constexpr size_t kSiginfoValueOffset = 24;
+
+struct SiginfoMesgq {
+  int32_t si_signo;
+  int32_t si_errno;
+  int32_t si_code;
+  int32_t pad0;
+  int32_t si_pid;
+  uint32_t si_uid;
+  uint64_t si_value;
+  uint8_t rest[kSiginfoSize - 32];
+};
+static_assert(sizeof(SiginfoMesgq) == kSiginfoSize);
+static_assert(offsetof(SiginfoMesgq, si_pid) == kSiginfoPidOffset);
+static_assert(offsetof(SiginfoMesgq, si_uid) == kSiginfoUidOffset);
+static_assert(offsetof(SiginfoMesgq, si_value) == kSiginfoValueOffset);
+
+// ---- struct __kernel_timespec and old_timespec32 ----
+struct KernelTimespec {
+  int64_t tv_sec;
+  int64_t tv_nsec;
+};
+static_assert(sizeof(KernelTimespec) == 16);
+
+struct CompatTimespec {
+  int32_t tv_sec;
+  int32_t tv_nsec;
+};
+static_assert(sizeof(CompatTimespec) == 8);
+
+}  // namespace mqsentry::kernel::abi
+
+#endif  // MQSENTRY_KERNEL_ABI_H_
