@@ -29,7 +29,7 @@ class SyscallResult {
   int errno_;
 };
 
-// "EAGAIN" for EAGAIN; "E<number>" for unknown values.
+// "EAGAIN" for EAGAIN; "" for values it does not know.
 const char* ErrnoName(int errno_value);
 
 }  // namespace mqsentry::kernel
