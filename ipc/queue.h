@@ -17,6 +17,13 @@
 //     fails call UndoReceive (message back at the head of its priority, the sender parked
 //     again where it was). Then answer the sender; if that fails call RetractRefill (its
 //     message leaves the queue and the next parked sender is pulled in instead).
+// An undo call must come right after the call it undoes, with no other Send, Receive or
+// undo on this queue in between (the sentry's single syscall thread guarantees this):
+// it restores the state that call saw. Undo calls never drop a message that a successful
+// answer already accounted for.
+//
+// Invariants: receivers are parked only while the queue is empty, senders only while it is
+// full; waiter ids are unique across both lists.
 //
 // Thread safety: every public method takes mu_. QueueEvents callbacks run under mu_.
 #ifndef MQSENTRY_IPC_QUEUE_H_
@@ -68,7 +75,7 @@ struct Handoff {
   WaiterId receiver;
   uint64_t receiver_tag = 0;
   WaiterKey receiver_key;  // where it was in the list, for CancelHandoff
-  kernel::Deadline receiver_deadline;
+  kernel::Deadline receiver_deadline = kernel::Deadline::Infinite();
   Message message;
   SenderIdentity sender;  // for Redeliver's notification check
 };
@@ -78,7 +85,7 @@ struct Refill {
   WaiterId sender;
   uint64_t sender_tag = 0;
   WaiterKey sender_key;
-  kernel::Deadline sender_deadline;
+  kernel::Deadline sender_deadline = kernel::Deadline::Infinite();
   SenderIdentity sender_identity;
   uint32_t priority = 0;
   uint64_t message_seq = 0;  // identifies the message in the store
@@ -118,6 +125,7 @@ struct QueueStatus {
 
 class Queue {
  public:
+  // `events` may be null (NullQueueEvents()); otherwise it must outlive the queue.
   Queue(kernel::KUid uid, kernel::KGid gid, uint32_t mode, QueueAttributes attrs,
         QueueEvents* events);
   Queue(const Queue&) = delete;
@@ -137,7 +145,12 @@ class Queue {
   // Re-offers a handed-off message: to the next parked receiver (returned) or into the
   // queue (with the notification check and poll wake).
   std::optional<Handoff> Redeliver(Handoff handoff);
+  // Puts the received message back at the head of its priority and, if the receive pulled a
+  // sender in, takes that message out again and re-parks the sender at its old place.
   void UndoReceive(ReceiveOutcome outcome);
+  // Discards the pulled-in message of an interrupted sender and pulls in the next parked
+  // sender (returned; answer it the same way), or wakes poll waiters if there is none.
+  // nullopt, with nothing changed, if that message is no longer queued.
   std::optional<Refill> RetractRefill(const Refill& refill);
 
   // Removes a parked waiter (its call was interrupted). A parked sender's message is
@@ -145,7 +158,8 @@ class Queue {
   bool CancelWaiter(WaiterId waiter);
   // Removes and returns every parked waiter whose deadline is at or before now_ns.
   std::vector<ExpiredWaiter> ExpireWaiters(int64_t now_ns);
-  // The earliest deadline of any parked waiter, for the timer.
+  // The earliest deadline of any parked waiter, for the timer; nullopt if no parked waiter
+  // has a finite deadline.
   std::optional<kernel::Deadline> NextDeadline() const;
 
   // mq_notify(2) from step 5 of spec §6.1: EBUSY if any registration exists.
@@ -178,8 +192,23 @@ class Queue {
   void RestoreNotification(NotificationRegistration registration);
   size_t parked_senders() const;
   size_t parked_receivers() const;
+  // Parked waiters in service order (tests and debugging).
+  std::vector<WaiterId> SenderOrder() const;
+  std::vector<WaiterId> ReceiverOrder() const;
 
  private:
+  // Queues `message` (spec §5.1 step 7): notification check (§6.3) and poll wake (§8.2).
+  void InsertLocked(Message message, const SenderIdentity& sender)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Pulls the best parked sender's message into the queue (spec §5.2 step 5). Requires a
+  // parked sender.
+  Refill RefillLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Hands `message` to the best parked receiver. Requires a parked receiver.
+  Handoff HandoffLocked(Message message, const SenderIdentity& sender)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  WaiterId NextWaiterIdLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool FullLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   const QueueAttributes attrs_;
   QueueEvents* const events_;
 
@@ -191,6 +220,7 @@ class Queue {
   WaiterList senders_ ABSL_GUARDED_BY(mu_);    // parked senders carry their message
   WaiterList receivers_ ABSL_GUARDED_BY(mu_);
   std::optional<NotificationRegistration> notification_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_waiter_id_ ABSL_GUARDED_BY(mu_) = 1;
 };
 
 }  // namespace mqsentry::ipc
