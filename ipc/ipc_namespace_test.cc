@@ -346,7 +346,7 @@ INSTANTIATE_TEST_SUITE_P(Spec3_3, ModeTest,
                          testing::Values(ModeCase{0xffffffff, 0, 07777},
                                          ModeCase{0170644, 0, 0644}, ModeCase{07777, 022, 07755},
                                          ModeCase{0666, 022, 0644}, ModeCase{0600, 077, 0600},
-                                         ModeCase{0, 0, 0}, ModeCase{0x10644, 0, 0644}));
+                                         ModeCase{0, 0, 0}, ModeCase{0100644, 0, 0644}));
 
 TEST_F(IpcNamespaceTest, OwnerIsFsuidFsgid_Spec3_3) {
   Credentials c = Root();

@@ -140,8 +140,7 @@ std::optional<Message> MessageStore::remove(uint32_t priority, uint64_t seq) {
   const Chunk* chunk = chunks_[priority / kLevelsPerChunk].get();
   if (chunk == nullptr) return std::nullopt;
   // The undo of a refill removes the newest message of its level: the first probe hits.
-  for (uint32_t i = chunk->levels[priority % kLevelsPerChunk].tail; i != kNil;
-       i = nodes_[i].prev) {
+  for (uint32_t i = chunk->levels[priority % kLevelsPerChunk].tail; i != kNil; i = nodes_[i].prev) {
     if (nodes_[i].message.seq == seq) return Unlink(i);
   }
   return std::nullopt;

@@ -68,7 +68,7 @@ class MessageStore {
   static constexpr uint32_t kNil = 0xffffffffu;
   static constexpr uint32_t kLevelsPerChunk = 64;
   static constexpr uint32_t kChunks = kernel::abi::kMqPrioMax / kLevelsPerChunk;  // 512
-  static constexpr uint32_t kSummaryWords = kChunks / 64;                          // 8
+  static constexpr uint32_t kSummaryWords = kChunks / 64;                         // 8
   static_assert(kSummaryWords <= 8, "top_ is one byte");
 
   struct Node {
@@ -100,7 +100,7 @@ class MessageStore {
   uint32_t free_ = kNil;  // free list through Node::next
   std::array<std::unique_ptr<Chunk>, kChunks> chunks_;
   std::array<uint64_t, kSummaryWords> summary_{};  // bit c%64 of word c/64: chunk c non-empty
-  uint8_t top_ = 0;                                 // bit w: summary_[w] != 0
+  uint8_t top_ = 0;                                // bit w: summary_[w] != 0
   size_t size_ = 0;
   uint64_t bytes_ = 0;
   uint64_t next_seq_ = 1;

@@ -28,22 +28,23 @@ struct SenderIdentity {
 
 struct NotificationRegistration {
   ProcessRef owner;
-  int32_t owner_host_tgid = 0;  // for NOTIFY_PID in the status line
+  int32_t owner_host_tgid = 0;                                 // for NOTIFY_PID in the status line
   std::shared_ptr<const kernel::UserNamespace> owner_user_ns;  // for si_uid
   uint64_t owner_exec_generation = 0;  // a signal is sent only if unchanged (spec §6.2)
   int notify = 0;                      // kSigevSignal / kSigevNone / kSigevThread
   int signo = 0;                       // SIGEV_SIGNAL only; 0 delivers nothing
   uint64_t value = 0;                  // sigev_value
-  uint64_t socket = 0;  // SIGEV_THREAD: the sentry's handle of the netlink socket
-  std::array<uint8_t, 32> cookie{};  // SIGEV_THREAD: copied at registration (spec §6.1)
+  uint64_t socket = 0;                 // SIGEV_THREAD: the sentry's handle of the netlink socket
+  std::array<uint8_t, 32> cookie{};    // SIGEV_THREAD: copied at registration (spec §6.1)
 };
 
 // What the sentry must deliver when a registration fires (spec §6.3).
 struct NotificationFiring {
   NotificationRegistration registration;
   SenderIdentity sender;
-  // The sender's real uid as the owner's user namespace sees it (65534 if unmapped).
-  kernel::NsUid si_uid{kernel::kOverflowId};
+  // si_uid: the sender's real uid as the owner's user namespace sees it (65534 if
+  // unmapped). Not named si_uid: that is a macro in <signal.h>.
+  kernel::NsUid sender_uid{kernel::kOverflowId};
 };
 
 class Queue;

@@ -27,9 +27,7 @@ Queue::Queue(kernel::KUid uid, kernel::KGid gid, uint32_t mode, QueueAttributes 
 
 WaiterId Queue::NextWaiterIdLocked() { return WaiterId{next_waiter_id_++}; }
 
-bool Queue::FullLocked() const {
-  return static_cast<int64_t>(store_.size()) >= attrs_.maxmsg;
-}
+bool Queue::FullLocked() const { return static_cast<int64_t>(store_.size()) >= attrs_.maxmsg; }
 
 void Queue::InsertLocked(Message message, const SenderIdentity& sender) {
   store_.push_back(std::move(message));
@@ -44,7 +42,7 @@ void Queue::InsertLocked(Message message, const SenderIdentity& sender) {
                                                 ? *firing.registration.owner_user_ns
                                                 : *kernel::UserNamespace::Initial();
     // si_uid: the sender's real uid in the owner's user namespace, 65534 if unmapped.
-    firing.si_uid = owner_ns.FromKernelOrOverflow(sender.ruid);
+    firing.sender_uid = owner_ns.FromKernelOrOverflow(sender.ruid);
     events_->NotificationFired(*this, firing);
   }
   // Spec §8.2: every inserting send wakes poll waiters (the kernel's __do_notify ends with

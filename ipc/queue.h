@@ -51,13 +51,13 @@ struct QueueAttributes {
 };
 
 struct SendRequest {
-  uint32_t priority = 0;  // validated by the caller (< kMqPrioMax, spec §5.1 step 2)
-  std::string payload;    // size validated against msgsize by Send too (EMSGSIZE)
+  uint32_t priority = 0;     // validated by the caller (< kMqPrioMax, spec §5.1 step 2)
+  std::string payload;       // size validated against msgsize by Send too (EMSGSIZE)
   bool nonblocking = false;  // O_NONBLOCK sampled at the start of the call
   kernel::Deadline deadline = kernel::Deadline::Infinite();
-  int64_t now_ns = 0;   // CLOCK_REALTIME now
-  int sched_prio = 120; // the calling thread's task->prio (spec §5.4)
-  uint64_t tag = 0;     // the caller's handle (e.g. seccomp notification id), echoed back
+  int64_t now_ns = 0;    // CLOCK_REALTIME now
+  int sched_prio = 120;  // the calling thread's task->prio (spec §5.4)
+  uint64_t tag = 0;      // the caller's handle (e.g. seccomp notification id), echoed back
   SenderIdentity sender;
 };
 
@@ -117,8 +117,8 @@ struct ExpiredWaiter {
 struct QueueStatus {
   uint64_t qsize = 0;  // payload bytes queued
   int64_t curmsgs = 0;
-  int notify = 0;        // registered sigev_notify, or 0 (spec §8.1)
-  int signo = 0;         // SIGEV_SIGNAL only
+  int notify = 0;  // registered sigev_notify, or 0 (spec §8.1)
+  int signo = 0;   // SIGEV_SIGNAL only
   std::optional<ProcessRef> notify_owner;
   int32_t notify_owner_host_tgid = 0;
 };
@@ -217,7 +217,7 @@ class Queue {
   kernel::KGid gid_ ABSL_GUARDED_BY(mu_);
   uint32_t mode_ ABSL_GUARDED_BY(mu_);
   MessageStore store_ ABSL_GUARDED_BY(mu_);
-  WaiterList senders_ ABSL_GUARDED_BY(mu_);    // parked senders carry their message
+  WaiterList senders_ ABSL_GUARDED_BY(mu_);  // parked senders carry their message
   WaiterList receivers_ ABSL_GUARDED_BY(mu_);
   std::optional<NotificationRegistration> notification_ ABSL_GUARDED_BY(mu_);
   uint64_t next_waiter_id_ ABSL_GUARDED_BY(mu_) = 1;

@@ -87,8 +87,8 @@ class WaiterList {
  private:
   Waiter Take(std::map<WaiterKey, Waiter>::iterator it);
 
-  std::map<WaiterKey, Waiter> by_key_;                     // service order
-  absl::flat_hash_map<uint64_t, WaiterKey> by_id_;         // WaiterId -> key
+  std::map<WaiterKey, Waiter> by_key_;                            // service order
+  absl::flat_hash_map<uint64_t, WaiterKey> by_id_;                // WaiterId -> key
   std::set<std::pair<kernel::Deadline, WaiterKey>> by_deadline_;  // finite deadlines only
   uint64_t next_seq_ = 1;
 };

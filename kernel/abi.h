@@ -143,20 +143,23 @@ inline constexpr size_t kSiginfoPidOffset = 16;
 inline constexpr size_t kSiginfoUidOffset = 20;
 inline constexpr size_t kSiginfoValueOffset = 24;
 
+// si_pid, si_uid and si_value are macros in <signal.h> (and in <asm/siginfo.h>), which
+// would rewrite these members in any file that includes <signal.h> first: hence the
+// shorter names. si_signo, si_errno and si_code are real members there, not macros.
 struct SiginfoMesgq {
   int32_t si_signo;
   int32_t si_errno;
   int32_t si_code;
   int32_t pad0;
-  int32_t si_pid;
-  uint32_t si_uid;
-  uint64_t si_value;
+  int32_t pid;     // si_pid: the sender, in the owner's pid namespace (0 if invisible)
+  uint32_t uid;    // si_uid: the sender's real uid in the owner's user namespace
+  uint64_t value;  // si_value: the registration's sigev_value
   uint8_t rest[kSiginfoSize - 32];
 };
 static_assert(sizeof(SiginfoMesgq) == kSiginfoSize);
-static_assert(offsetof(SiginfoMesgq, si_pid) == kSiginfoPidOffset);
-static_assert(offsetof(SiginfoMesgq, si_uid) == kSiginfoUidOffset);
-static_assert(offsetof(SiginfoMesgq, si_value) == kSiginfoValueOffset);
+static_assert(offsetof(SiginfoMesgq, pid) == kSiginfoPidOffset);
+static_assert(offsetof(SiginfoMesgq, uid) == kSiginfoUidOffset);
+static_assert(offsetof(SiginfoMesgq, value) == kSiginfoValueOffset);
 
 // ---- struct __kernel_timespec and old_timespec32 ----
 struct KernelTimespec {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <string>
 
 #include "gtest/gtest.h"
 
@@ -22,24 +23,27 @@ struct Timespec {
   int64_t tv_nsec;
 };
 
+struct NamedTimespec {
+  const char* name;
+  Timespec ts;
+};
+
 // spec §5.1 step 1: tv_sec < 0 or tv_nsec outside [0, 1e9) is EINVAL.
-class InvalidTimespecTest : public testing::TestWithParam<Timespec> {};
+class InvalidTimespecTest : public testing::TestWithParam<NamedTimespec> {};
 
 TEST_P(InvalidTimespecTest, IsEinval) {
-  EXPECT_EQ(Deadline::FromTimespec(GetParam().tv_sec, GetParam().tv_nsec), std::nullopt);
+  EXPECT_EQ(Deadline::FromTimespec(GetParam().ts.tv_sec, GetParam().ts.tv_nsec), std::nullopt);
 }
 
 INSTANTIATE_TEST_SUITE_P(Spec51, InvalidTimespecTest,
-                         testing::Values(Timespec{-1, 0},           // negative seconds
-                                         Timespec{kMin, 0},         // most negative
-                                         Timespec{0, -1},           // nsec = -1
-                                         Timespec{0, kNsPerSec},    // nsec = 1e9
-                                         Timespec{0, kMax},         // nsec far too big
-                                         Timespec{-1, kNsPerSec}),  // both wrong
-                         [](const testing::TestParamInfo<Timespec>& info) {
-                           const char* kNames[] = {"NegativeSec", "MinSec",     "NsecMinusOne",
-                                                   "NsecOneBillion", "NsecMax", "BothWrong"};
-                           return kNames[info.index];
+                         testing::Values(NamedTimespec{"NegativeSec", {-1, 0}},
+                                         NamedTimespec{"MinSec", {kMin, 0}},
+                                         NamedTimespec{"NsecMinusOne", {0, -1}},
+                                         NamedTimespec{"NsecOneBillion", {0, kNsPerSec}},
+                                         NamedTimespec{"NsecMax", {0, kMax}},
+                                         NamedTimespec{"BothWrong", {-1, kNsPerSec}}),
+                         [](const testing::TestParamInfo<NamedTimespec>& info) {
+                           return std::string(info.param.name);
                          });
 
 // Validation happens before saturation: a huge tv_sec does not hide a bad tv_nsec.

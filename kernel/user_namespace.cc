@@ -78,8 +78,7 @@ absl::StatusOr<IdMap> IdMap::Create(std::vector<IdMapExtent> extents) {
     }
     // map_write(): "(extent.first + extent.count) <= extent.first" in u32 rejects wrapping.
     if (End(e.first, e.count) > kNoId || End(e.lower_first, e.count) > kNoId) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("id map extent ", i, " overflows 32 bits"));
+      return absl::InvalidArgumentError(absl::StrCat("id map extent ", i, " overflows 32 bits"));
     }
     // mappings_overlap(): neither the inside nor the outside ranges may intersect.
     for (size_t j = 0; j < i; ++j) {
@@ -161,8 +160,8 @@ absl::StatusOr<std::shared_ptr<const UserNamespace>> UserNamespace::Create(
   }
   // create_user_ns(): "The creator needs a mapping in the parent user namespace".
   if (!parent->HasMapping(owner) || !parent->HasMapping(group)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "namespace owner ", owner.value(), ":", group.value(), " is unmapped in the parent"));
+    return absl::InvalidArgumentError(absl::StrCat("namespace owner ", owner.value(), ":",
+                                                   group.value(), " is unmapped in the parent"));
   }
   // map_write() translates each extent through the parent's map and fails if any id of it
   // is unmapped there.

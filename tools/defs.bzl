@@ -53,3 +53,26 @@ def mq_proto_library(name, src, deps = [], **kwargs):
         deps = deps + ["//third_party:protobuf"],
         **kwargs
     )
+
+def mq_syscall_test(name, srcs, deps = [], copts = [], **kwargs):
+    """A syscall conformance test, run twice: natively (`name`) and under mqsentry
+    (`name_sandboxed`). Linux is the oracle: the native run proves the test, the sandboxed
+    run must pass identically. Both run outside Bazel's sandbox (namespaces, seccomp, FUSE).
+    """
+    tags = kwargs.pop("tags", [])
+    native.cc_test(
+        name = name,
+        srcs = srcs,
+        deps = deps + ["//third_party:gtest"],
+        copts = MQ_COPTS + copts,
+        tags = tags + ["local"],
+        **kwargs
+    )
+    native.sh_test(
+        name = name + "_sandboxed",
+        srcs = ["//test:run_sandboxed.sh"],
+        args = ["$(location //sentry:mqsentry)", "$(location :%s)" % name],
+        data = ["//sentry:mqsentry", ":" + name],
+        tags = tags + ["local"],
+        size = kwargs.get("size", "medium"),
+    )

@@ -7,14 +7,13 @@
 // range checks or with overflow-checked builtins. Nothing recurses on input data.
 #include "ipc/checkpoint/codec.h"
 
+#include <array>
 #include <climits>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include "absl/strings/string_view.h"
 #include <utility>
 #include <vector>
 
@@ -24,6 +23,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/string_view.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/message.h"
@@ -75,8 +75,7 @@ std::string MessagePath(size_t n, size_t q, size_t m) {
 absl::Status CheckUserNsIndex(absl::string_view path, absl::string_view field, int32_t index,
                               size_t count) {
   if (index < 0 || static_cast<size_t>(index) >= count) {
-    return Invalid(path, field, " ", index, " is not a user namespace index (0..", count - 1,
-                   ")");
+    return Invalid(path, field, " ", index, " is not a user namespace index (0..", count - 1, ")");
   }
   return absl::OkStatus();
 }
@@ -90,8 +89,8 @@ absl::Status CheckKernelId(absl::string_view path, absl::string_view field, uint
   return absl::OkStatus();
 }
 
-absl::Status CheckRange(absl::string_view path, absl::string_view field, int64_t value,
-                        int64_t min, int64_t max, absl::string_view why = "") {
+absl::Status CheckRange(absl::string_view path, absl::string_view field, int64_t value, int64_t min,
+                        int64_t max, absl::string_view why = "") {
   if (value < min || value > max) {
     return Invalid(path, field, " ", value, " is outside ", min, "..", max, why);
   }
@@ -118,12 +117,14 @@ absl::Status ValidateUserNamespaces(const std::vector<state::UserNamespaceState>
                        ", want -1: index 0 is the initial user namespace");
       }
       if (!IsIdentityMap(u.uid_map)) {
-        return Invalid(path, "uid_map of the initial user namespace must be exactly "
-                             "{0, 0, 4294967295}");
+        return Invalid(path,
+                       "uid_map of the initial user namespace must be exactly "
+                       "{0, 0, 4294967295}");
       }
       if (!IsIdentityMap(u.gid_map)) {
-        return Invalid(path, "gid_map of the initial user namespace must be exactly "
-                             "{0, 0, 4294967295}");
+        return Invalid(path,
+                       "gid_map of the initial user namespace must be exactly "
+                       "{0, 0, 4294967295}");
       }
       // A restore uses the model's one initial namespace, so the checkpoint must agree
       // with it on everything else too (init_user_ns: owner 0:0, MQ_BYTES_MAX recorded).
@@ -149,6 +150,13 @@ absl::Status ValidateUserNamespaces(const std::vector<state::UserNamespaceState>
     const int level = levels[parent] + 1;
     if (level > kMaxUserNamespaceLevel) {
       return Invalid(path, "nesting level ", level, " > ", kMaxUserNamespaceLevel);
+    }
+    // IdMap::Create() checks this too, but only after copying the extents.
+    for (const auto& [name, map] : {std::pair{"uid_map", &u.uid_map}, {"gid_map", &u.gid_map}}) {
+      if (map->size() > IdMap::kMaxExtents) {
+        return Invalid(absl::StrCat(path, ".", name), map->size(), " extents > ",
+                       IdMap::kMaxExtents);
+      }
     }
     absl::StatusOr<IdMap> uid_map = IdMap::Create(u.uid_map);
     if (!uid_map.ok()) return Prefixed(absl::StrCat(path, ".uid_map"), uid_map.status());
@@ -177,8 +185,8 @@ absl::Status ValidateSysctls(absl::string_view ipc_path, const state::SysctlsSta
   const std::string path = absl::StrCat(ipc_path, ".sysctls");
   // queues_max accepts any int (spec §9.2), so there is nothing to check.
   RETURN_IF_ERROR(CheckRange(path, "msg_max", s.msg_max, abi::kMinMsgMax, abi::kHardMsgMax));
-  RETURN_IF_ERROR(CheckRange(path, "msgsize_max", s.msgsize_max, abi::kMinMsgSizeMax,
-                             abi::kHardMsgSizeMax));
+  RETURN_IF_ERROR(
+      CheckRange(path, "msgsize_max", s.msgsize_max, abi::kMinMsgSizeMax, abi::kHardMsgSizeMax));
   RETURN_IF_ERROR(
       CheckRange(path, "msg_default", s.msg_default, abi::kMinMsgMax, abi::kHardMsgMax));
   RETURN_IF_ERROR(CheckRange(path, "msgsize_default", s.msgsize_default, abi::kMinMsgSizeMax,
@@ -201,8 +209,8 @@ absl::Status ValidateName(absl::string_view path, const std::string& name) {
   return absl::OkStatus();
 }
 
-absl::Status ValidateNotification(absl::string_view queue_path,
-                                  const state::NotificationState& n, size_t user_ns_count) {
+absl::Status ValidateNotification(absl::string_view queue_path, const state::NotificationState& n,
+                                  size_t user_ns_count) {
   const std::string path = absl::StrCat(queue_path, ".notification");
   if (n.notify != abi::kSigevSignal && n.notify != abi::kSigevNone &&
       n.notify != abi::kSigevThread) {
@@ -219,8 +227,7 @@ absl::Status ValidateNotification(absl::string_view queue_path,
 }
 
 // One queue, without the sandbox-wide checks (id and name uniqueness, accounting).
-absl::Status ValidateQueue(size_t n, size_t qi, const state::QueueState& q,
-                           size_t user_ns_count) {
+absl::Status ValidateQueue(size_t n, size_t qi, const state::QueueState& q, size_t user_ns_count) {
   const std::string path = QueuePath(n, qi);
   if (q.name.has_value()) RETURN_IF_ERROR(ValidateName(path, *q.name));
   RETURN_IF_ERROR(CheckKernelId(path, "uid", q.uid));
@@ -230,8 +237,7 @@ absl::Status ValidateQueue(size_t n, size_t qi, const state::QueueState& q,
   }
   // HARD_MSGMAX / HARD_MSGSIZEMAX, not the sysctls: a creator with CAP_SYS_RESOURCE goes
   // past msg_max/msgsize_max, and the sysctls may have been lowered after creation.
-  RETURN_IF_ERROR(
-      CheckRange(path, "maxmsg", q.maxmsg, 1, abi::kHardMsgMax, " (HARD_MSGMAX)"));
+  RETURN_IF_ERROR(CheckRange(path, "maxmsg", q.maxmsg, 1, abi::kHardMsgMax, " (HARD_MSGMAX)"));
   RETURN_IF_ERROR(
       CheckRange(path, "msgsize", q.msgsize, 1, abi::kHardMsgSizeMax, " (HARD_MSGSIZEMAX)"));
   // maxmsg <= 65536 from here on, so every later loop over messages is bounded.
@@ -242,8 +248,8 @@ absl::Status ValidateQueue(size_t n, size_t qi, const state::QueueState& q,
   for (size_t m = 0; m < q.messages.size(); ++m) {
     const state::MessageState& message = q.messages[m];
     if (message.priority >= abi::kMqPrioMax) {
-      return Invalid(MessagePath(n, qi, m), "priority ", message.priority,
-                     " >= MQ_PRIO_MAX ", abi::kMqPrioMax);
+      return Invalid(MessagePath(n, qi, m), "priority ", message.priority, " >= MQ_PRIO_MAX ",
+                     abi::kMqPrioMax);
     }
     if (message.payload.size() > static_cast<uint64_t>(q.msgsize)) {
       return Invalid(MessagePath(n, qi, m), "payload is ", message.payload.size(),
@@ -259,14 +265,13 @@ absl::Status ValidateQueue(size_t n, size_t qi, const state::QueueState& q,
     RETURN_IF_ERROR(ValidateNotification(path, *q.notification, user_ns_count));
   }
   const std::string charge_path = absl::StrCat(path, ".charge");
-  RETURN_IF_ERROR(
-      CheckUserNsIndex(charge_path, "user_ns", q.charge.user_ns, user_ns_count));
+  RETURN_IF_ERROR(CheckUserNsIndex(charge_path, "user_ns", q.charge.user_ns, user_ns_count));
   RETURN_IF_ERROR(CheckKernelId(charge_path, "ruid", q.charge.ruid));
   const uint64_t want = QueueChargeBytes(q.maxmsg, q.msgsize);
   if (q.charge.bytes != want) {
     return Invalid(charge_path, "bytes ", q.charge.bytes, ", want ", want,
-                   " (maxmsg*48 + min(maxmsg, 32768)*48 + maxmsg*msgsize for maxmsg ",
-                   q.maxmsg, ", msgsize ", q.msgsize, ")");
+                   " (maxmsg*48 + min(maxmsg, 32768)*48 + maxmsg*msgsize for maxmsg ", q.maxmsg,
+                   ", msgsize ", q.msgsize, ")");
   }
   return absl::OkStatus();
 }
@@ -315,8 +320,7 @@ absl::Status ValidateAccounting(const state::SandboxState& s) {
         }
       });
       if (overflow) {
-        return Invalid("accounting", "the charges to ", KeyString(overflowed),
-                       " overflow 64 bits");
+        return Invalid("accounting", "the charges to ", KeyString(overflowed), " overflow 64 bits");
       }
     }
   }
@@ -354,8 +358,7 @@ absl::Status ValidateAccounting(const state::SandboxState& s) {
         });
         if (missing.has_value()) {
           return Invalid("accounting", "no entry for ", KeyString(*missing),
-                         ", which the queue charges bring to ", recomputed[*missing],
-                         " bytes");
+                         ", which the queue charges bring to ", recomputed[*missing], " bytes");
         }
       }
     }
@@ -429,8 +432,7 @@ absl::StatusOr<state::QueueState> QueueFromProto(const std::string& path, const 
     n.value = pn.value();
     n.socket = pn.socket();
     if (pn.cookie().size() != n.cookie.size()) {
-      return Invalid(npath, "cookie is ", pn.cookie().size(), " bytes, want ",
-                     n.cookie.size());
+      return Invalid(npath, "cookie is ", pn.cookie().size(), " bytes, want ", n.cookie.size());
     }
     for (size_t i = 0; i < n.cookie.size(); ++i) {
       n.cookie[i] = static_cast<uint8_t>(pn.cookie()[i]);
@@ -445,19 +447,53 @@ absl::StatusOr<state::QueueState> QueueFromProto(const std::string& path, const 
   return q;
 }
 
+// The crc32c field: tag (15 << 3 | WIRETYPE_FIXED32), then 4 bytes.
+constexpr uint8_t kTrailerTag = 0x7d;
+constexpr size_t kTrailerSize = 5;
+
+absl::Status CheckHeader(const pb::Checkpoint& p) {
+  if (p.magic() != kMagic) {
+    return Invalid("magic", absl::StrFormat("0x%08x is not the checkpoint magic 0x%08x: "
+                                            "not an mqsentry checkpoint",
+                                            p.magic(), kMagic));
+  }
+  if (p.format_version() != kFormatVersion) {
+    return Invalid("format_version", p.format_version(), " is not supported (this build reads ",
+                   kFormatVersion, ")");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckTrailer(std::string_view bytes) {
+  if (bytes.size() < kTrailerSize ||
+      static_cast<uint8_t>(bytes[bytes.size() - kTrailerSize]) != kTrailerTag) {
+    return Invalid("crc32c", "the file does not end with its checksum (truncated or damaged)");
+  }
+  uint32_t stored = 0;
+  for (size_t i = 0; i < 4; ++i) {
+    stored |= uint32_t{static_cast<uint8_t>(bytes[bytes.size() - 4 + i])} << (8 * i);
+  }
+  const uint32_t computed = Crc32c(bytes.substr(0, bytes.size() - kTrailerSize));
+  if (stored != computed) {
+    return Invalid("crc32c", absl::StrFormat("the file's checksum is 0x%08x but its contents "
+                                             "give 0x%08x (damaged)",
+                                             stored, computed));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 uint64_t QueueChargeBytes(int64_t maxmsg, int64_t msgsize) {
   const uint64_t m = static_cast<uint64_t>(maxmsg);
   const uint64_t capped = m < abi::kAccountingPrioCap ? m : abi::kAccountingPrioCap;
-  return m * abi::kMsgMsgSize + capped * abi::kMsgTreeNodeSize +
-         m * static_cast<uint64_t>(msgsize);
+  return m * abi::kMsgMsgSize + capped * abi::kMsgTreeNodeSize + m * static_cast<uint64_t>(msgsize);
 }
 
 absl::Status ValidateSandboxState(const state::SandboxState& s) {
   if (s.version != kFormatVersion) {
-    return Invalid("version", s.version, " is not supported (this build reads ",
-                   kFormatVersion, ")");
+    return Invalid("version", s.version, " is not supported (this build reads ", kFormatVersion,
+                   ")");
   }
   // Bounds first, so that the work below is bounded too.
   if (s.user_namespaces.empty()) {
@@ -511,8 +547,8 @@ absl::Status ValidateSandboxState(const state::SandboxState& s) {
       if (q.name.has_value()) {
         auto [name_it, name_inserted] = names.emplace(*q.name, qi);
         if (!name_inserted) {
-          return Invalid(QueuePath(n, qi), "name \"", absl::CHexEscape(*q.name),
-                         "\" duplicates ", QueuePath(n, name_it->second));
+          return Invalid(QueuePath(n, qi), "name \"", absl::CHexEscape(*q.name), "\" duplicates ",
+                         QueuePath(n, name_it->second));
         }
       }
     }
@@ -593,15 +629,7 @@ pb::Checkpoint ToProto(const state::SandboxState& s) {
 }
 
 absl::StatusOr<state::SandboxState> FromProto(const pb::Checkpoint& p) {
-  if (p.magic() != kMagic) {
-    return Invalid("magic", absl::StrFormat("%#010x is not the checkpoint magic %#010x: "
-                                            "not an mqsentry checkpoint",
-                                            p.magic(), kMagic));
-  }
-  if (p.format_version() != kFormatVersion) {
-    return Invalid("format_version", p.format_version(), " is not supported (this build reads ",
-                   kFormatVersion, ")");
-  }
+  RETURN_IF_ERROR(CheckHeader(p));
   RETURN_IF_ERROR(CheckNoUnknownFields("checkpoint", p));
   state::SandboxState s;
   s.version = p.format_version();
@@ -641,8 +669,7 @@ absl::StatusOr<state::SandboxState> FromProto(const pb::Checkpoint& p) {
     for (int q = 0; q < pi.queues_size(); ++q) {
       ASSIGN_OR_RETURN(
           state::QueueState queue,
-          QueueFromProto(QueuePath(static_cast<size_t>(n), static_cast<size_t>(q)),
-                         pi.queues(q)));
+          QueueFromProto(QueuePath(static_cast<size_t>(n), static_cast<size_t>(q)), pi.queues(q)));
       ipc.queues.push_back(std::move(queue));
     }
     s.ipc_namespaces.push_back(std::move(ipc));
@@ -656,16 +683,30 @@ absl::StatusOr<state::SandboxState> FromProto(const pb::Checkpoint& p) {
   return s;
 }
 
-absl::StatusOr<std::string> EncodeCheckpoint(const state::SandboxState& state) {
-  RETURN_IF_ERROR(ValidateSandboxState(state));
-  const pb::Checkpoint proto = ToProto(state);
+uint32_t Crc32c(std::string_view data) {
+  static constexpr std::array<uint32_t, 256> kTable = [] {
+    std::array<uint32_t, 256> table{};
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t crc = i;
+      for (int bit = 0; bit < 8; ++bit) crc = (crc >> 1) ^ ((crc & 1) != 0 ? 0x82f63b78u : 0);
+      table[i] = crc;
+    }
+    return table;
+  }();
+  uint32_t crc = 0xffffffffu;
+  for (char c : data) crc = (crc >> 8) ^ kTable[(crc ^ static_cast<uint8_t>(c)) & 0xff];
+  return crc ^ 0xffffffffu;
+}
+
+absl::StatusOr<std::string> SerializeCheckpoint(pb::Checkpoint proto) {
+  proto.clear_crc32c();
   const size_t size = proto.ByteSizeLong();
-  if (size > static_cast<size_t>(INT_MAX)) {
+  if (size > static_cast<size_t>(INT_MAX) - kTrailerSize) {
     return Invalid("checkpoint", "encoding is ", size,
                    " bytes, more than protobuf's 2 GiB message limit");
   }
   std::string out;
-  out.reserve(size);
+  out.reserve(size + kTrailerSize);
   {
     google::protobuf::io::StringOutputStream stream(&out);
     google::protobuf::io::CodedOutputStream coded(&stream);
@@ -674,7 +715,16 @@ absl::StatusOr<std::string> EncodeCheckpoint(const state::SandboxState& state) {
     proto.SerializeWithCachedSizes(&coded);
     if (coded.HadError()) return absl::InternalError("checkpoint: serialization failed");
   }
+  // Exactly what protobuf writes for crc32c: the highest field number comes last.
+  const uint32_t crc = Crc32c(out);
+  out.push_back(static_cast<char>(kTrailerTag));
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((crc >> (8 * i)) & 0xff));
   return out;
+}
+
+absl::StatusOr<std::string> EncodeCheckpoint(const state::SandboxState& state) {
+  RETURN_IF_ERROR(ValidateSandboxState(state));
+  return SerializeCheckpoint(ToProto(state));
 }
 
 absl::StatusOr<state::SandboxState> DecodeCheckpoint(std::string_view bytes) {
@@ -687,6 +737,10 @@ absl::StatusOr<state::SandboxState> DecodeCheckpoint(std::string_view bytes) {
     return Invalid("checkpoint", bytes.size(),
                    " bytes that do not parse as a checkpoint (damaged, or not a checkpoint)");
   }
+  // Magic and version first: a file of another kind or version deserves that answer, and
+  // a later version may protect its contents differently.
+  RETURN_IF_ERROR(CheckHeader(proto));
+  RETURN_IF_ERROR(CheckTrailer(bytes));
   ASSIGN_OR_RETURN(state::SandboxState state, FromProto(proto));
   RETURN_IF_ERROR(ValidateSandboxState(state));
   return state;

@@ -40,8 +40,9 @@ inline constexpr int32_t kPidMaxLimit = 4 * 1024 * 1024;
 absl::StatusOr<std::string> EncodeCheckpoint(const state::SandboxState& state);
 
 // Parses and validates a checkpoint. Every failure is an InvalidArgumentError: not a
-// checkpoint (empty, unparsable, wrong magic), an unknown format_version, a field this
-// version does not know, or a state ValidateSandboxState() rejects.
+// checkpoint (empty, unparsable, wrong magic), an unknown format_version, a damaged file
+// (crc32c trailer missing or wrong), a field this version does not know, or a state
+// ValidateSandboxState() rejects.
 absl::StatusOr<state::SandboxState> DecodeCheckpoint(std::string_view bytes);
 
 // Checks every field against Linux's hard limits and every cross-reference (indices,
@@ -50,11 +51,20 @@ absl::StatusOr<state::SandboxState> DecodeCheckpoint(std::string_view bytes);
 // "ipc_namespaces[0].queues[3].messages[7]: priority 40000 >= MQ_PRIO_MAX 32768".
 absl::Status ValidateSandboxState(const state::SandboxState& state);
 
-// The two halves of the codec without validation, for tools and tests. ToProto mirrors
-// the state field for field. FromProto only checks what a SandboxState cannot express:
-// magic, format_version, unknown fields, missing sub-messages, the cookie's length.
+// The pieces of the codec without validation, for tools and tests. ToProto mirrors the
+// state field for field (crc32c unset). FromProto only checks what a SandboxState cannot
+// express: magic, format_version, unknown fields, missing sub-messages, the cookie's
+// length; it ignores crc32c, which only has a meaning in bytes.
 ::mqsentry::checkpoint::Checkpoint ToProto(const state::SandboxState& state);
 absl::StatusOr<state::SandboxState> FromProto(const ::mqsentry::checkpoint::Checkpoint& proto);
+
+// Serializes `proto` deterministically and appends the crc32c trailer (replacing any
+// crc32c it holds). EncodeCheckpoint(s) is SerializeCheckpoint(ToProto(s)) once s is valid.
+absl::StatusOr<std::string> SerializeCheckpoint(::mqsentry::checkpoint::Checkpoint proto);
+
+// CRC-32C (Castagnoli polynomial, reflected, as in iSCSI and ext4): Crc32c("123456789") is
+// 0xe3069283.
+uint32_t Crc32c(std::string_view data);
 
 // The RLIMIT_MSGQUEUE cost of a queue (spec §3.5), for maxmsg and msgsize already within
 // 1..HARD_MSGMAX and 1..HARD_MSGSIZEMAX (the result then fits easily in 64 bits).

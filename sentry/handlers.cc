@@ -1,0 +1,546 @@
+// The six mq_* handlers. Each has the same shape (../shared/design/style.md habit 3):
+// decode the arguments into typed locals, copy in what they point to (checking in the
+// kernel's order, spec §3.1, §4, §5.1, §5.2, §6.1, §7), make one call into the model,
+// answer. Pointers are read with the platform's TraceeMemory; every read that fails is
+// the caller's EFAULT.
+#include <fcntl.h>
+#include <linux/netlink.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "ipc/getsetattr.h"
+#include "kernel/abi.h"
+#include "sentry/log.h"
+#include "sentry/ns_limits.h"
+#include "sentry/sentry.h"
+
+namespace mqsentry::sentry {
+namespace {
+
+namespace abi = kernel::abi;
+using kernel::Deadline;
+using kernel::SyscallResult;
+
+int64_t NowNanos() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+// Argument i as the ABI passes it: i386 registers are 32 bits wide.
+uint64_t Arg(const TrappedCall& c, const SyscallEntry& e, int i) {
+  return e.compat_sizes ? static_cast<uint32_t>(c.args[i]) : c.args[i];
+}
+int IntArg(const TrappedCall& c, int i) { return static_cast<int>(c.args[i]); }
+
+std::string FdTrace(int fd) { return absl::StrCat(fd); }
+
+}  // namespace
+
+// ---- Shared decoding ----
+
+int Sentry::ReadDeadline(const TrappedCall& call, const SyscallEntry& e, uint64_t addr,
+                         Deadline* out) {
+  int64_t sec = 0, nsec = 0;
+  if (e.time32) {
+    abi::CompatTimespec ts;
+    if (!platform_->memory().Read(call.tid, addr, &ts, sizeof(ts))) return EFAULT;
+    sec = ts.tv_sec;
+    nsec = ts.tv_nsec;
+  } else {
+    abi::KernelTimespec ts;
+    if (!platform_->memory().Read(call.tid, addr, &ts, sizeof(ts))) return EFAULT;
+    sec = ts.tv_sec;
+    nsec = ts.tv_nsec;
+  }
+  std::optional<Deadline> d = Deadline::FromTimespec(sec, nsec);
+  if (!d) return EINVAL;
+  *out = *d;
+  return 0;
+}
+
+std::optional<Sentry::Descriptor> Sentry::ResolveFd(const TrappedCall& call, int fd, int* err) {
+  *err = EBADF;
+  if (fd < 0) return std::nullopt;
+  const int host_fd = platform_->GetFd(call.tid, fd);
+  if (host_fd < 0) return std::nullopt;
+  std::optional<Descriptor> out;
+  if (auto found = mqfs_->Identify(host_fd)) {
+    const int flags = fcntl(host_fd, F_GETFL);
+    // O_PATH descriptors of a queue answer EBADF to every mq call (spec §3.3).
+    if (flags >= 0 && !(flags & abi::kOPath)) {
+      out = Descriptor{found->first, found->second, flags};
+      *err = 0;
+    }
+  }
+  // Never under mu_: this close is served by an mqfs thread (FUSE flush).
+  close(host_fd);
+  return out;
+}
+
+absl::StatusOr<std::shared_ptr<ipc::IpcNamespace>> Sentry::NamespaceOf(
+    const CallerIdentity& id) {
+  absl::MutexLock lock(&mu_);
+  if (auto it = registries_.find(id.ipc_ns); it != registries_.end()) return it->second.ns;
+  const std::string path = absl::StrCat("/proc/", id.tid, "/ns/ipc");
+  const int ns_fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (ns_fd < 0) return absl::InternalError(absl::StrCat(path, ": ", std::strerror(errno)));
+  absl::StatusOr<std::unique_ptr<NamespaceLimits>> limits = NamespaceLimits::Open(ns_fd);
+  if (!limits.ok()) {
+    close(ns_fd);
+    return limits.status();
+  }
+  ipc::IpcNamespace::Options o;
+  o.id = next_namespace_id_++;
+  // The owning user namespace is taken to be the first caller's (exact unless a process
+  // setns'd into an IPC namespace owned by another user namespace).
+  o.owner_user_ns = id.cred.user_ns;
+  // The sandbox's first namespace was created by its init, whose creator we know; for
+  // namespaces the program creates, the first caller stands in for the creator.
+  o.root_uid = first_namespace_ ? options_.root_uid : id.cred.fsuid;
+  o.root_gid = first_namespace_ ? options_.root_gid : id.cred.fsgid;
+  first_namespace_ = false;
+  o.limits = std::shared_ptr<ipc::LimitsSource>(std::move(*limits));
+  o.accounting = accounting_;
+  o.events = this;
+  auto ns = std::make_shared<ipc::IpcNamespace>(std::move(o));
+  registries_.emplace(id.ipc_ns, Registry{ns_fd, ns});
+  return ns;
+}
+
+absl::StatusOr<CallerIdentity> Sentry::ReadIdentity(int32_t tid) {
+  absl::MutexLock lock(&identity_mu_);
+  return identity_->Read(tid);
+}
+
+void Sentry::Fail(absl::Status status) {
+  MQ_LOG("mqsentry: internal failure: ", status.ToString());
+  {
+    absl::MutexLock lock(&mu_);
+    if (failure_.ok()) failure_ = std::move(status);
+  }
+  Stop();
+}
+
+// ---- mq_open ----
+
+// HandleOpen implements mq_open(2) (spec §3.1).
+void Sentry::HandleOpen(const TrappedCall& call, const SyscallEntry& e) {
+  const uint64_t name_ptr = Arg(call, e, 0);
+  const int oflag = IntArg(call, 1);
+  const uint32_t mode = static_cast<uint32_t>(call.args[2]);
+  const uint64_t attr_ptr = Arg(call, e, 3);
+  std::string trace;
+  auto fail = [&](int err) { Reply(call, trace, SyscallResult::Error(err)); };
+
+  // Step 1: attr. The native call copies it whenever non-NULL; compat only with O_CREAT.
+  std::optional<abi::MqAttr> attr;
+  if (attr_ptr != 0 && (!e.compat_attr || (oflag & abi::kOCreat))) {
+    abi::MqAttr a{};
+    if (e.compat_attr) {
+      abi::CompatMqAttr c;
+      if (!platform_->memory().Read(call.tid, attr_ptr, &c, sizeof(c))) {
+        trace = absl::StrCat(e.name, "(", PointerString(name_ptr), ", ", OpenFlagsString(oflag),
+                             ", ", absl::StrFormat("%#o", mode & 0xffff), ", ",
+                             PointerString(attr_ptr), ")");
+        return fail(EFAULT);
+      }
+      a.mq_flags = c.mq_flags;
+      a.mq_maxmsg = c.mq_maxmsg;
+      a.mq_msgsize = c.mq_msgsize;
+      a.mq_curmsgs = c.mq_curmsgs;
+    } else if (!platform_->memory().Read(call.tid, attr_ptr, &a, sizeof(a))) {
+      trace = absl::StrCat(e.name, "(", PointerString(name_ptr), ", ", OpenFlagsString(oflag),
+                           ", ", absl::StrFormat("%#o", mode & 0xffff), ", ",
+                           PointerString(attr_ptr), ")");
+      return fail(EFAULT);
+    }
+    attr = a;
+  }
+  // Step 2: getname().
+  std::string name;
+  const int name_err = platform_->memory().ReadName(call.tid, name_ptr, &name);
+  if (strace_.enabled()) {
+    trace = absl::StrCat(e.name, "(", name_err ? PointerString(name_ptr) : QuotedString(name),
+                         ", ", OpenFlagsString(oflag));
+    if (oflag & abi::kOCreat) {
+      absl::StrAppend(&trace, ", ", absl::StrFormat("%#o", mode & 0xffff), ", ",
+                      attr ? AttrString(*attr, false) : PointerString(attr_ptr));
+    }
+    absl::StrAppend(&trace, ")");
+  }
+  if (name_err) return fail(name_err);
+  if (name.empty()) return fail(ENOENT);
+
+  absl::StatusOr<CallerIdentity> id = ReadIdentity(call.tid);
+  // Check the call again after reading /proc: a recycled pid must not lend its identity.
+  if (!platform_->StillValid(call.id)) return;
+  if (!id.ok()) return Fail(id.status());
+  absl::StatusOr<std::shared_ptr<ipc::IpcNamespace>> ns = NamespaceOf(*id);
+  if (!ns.ok()) return Fail(ns.status());
+
+  ipc::OpenOutcome o = (*ns)->Open(id->cred, name, oflag, mode, attr ? &*attr : nullptr);
+  if (!o.result.ok()) return Reply(call, trace, o.result), void();
+  mqfs_->AddQueue(o.inode, *ns);
+  // The open description on mqfs carries the access mode (3 included) and the flags the
+  // program can see and change through fcntl.
+  const int file_flags = (oflag & abi::kOAccmode) | (oflag & (abi::kONonblock | abi::kOAppend));
+  absl::StatusOr<int> fd = mqfs_->Open(*o.inode, file_flags);
+  if (!fd.ok()) {
+    (*ns)->ReleaseDescription(o.inode);
+    return Fail(fd.status());
+  }
+  absl::StatusOr<std::optional<SyscallResult>> installed =
+      platform_->AnswerWithNewFd(call, *fd, /*cloexec=*/true);
+  // If the caller was interrupted, this close is the description's last and mqfs's
+  // release gives the description back to the namespace.
+  close(*fd);
+  if (!installed.ok()) return Fail(installed.status());
+  if (strace_.enabled()) {
+    strace_.Complete(call.tid, trace,
+                     installed->has_value() ? **installed : SyscallResult::Error(EINTR));
+  }
+}
+
+// ---- mq_unlink ----
+
+// HandleUnlink implements mq_unlink(2) (spec §4).
+void Sentry::HandleUnlink(const TrappedCall& call, const SyscallEntry& e) {
+  const uint64_t name_ptr = Arg(call, e, 0);
+  std::string name;
+  const int name_err = platform_->memory().ReadName(call.tid, name_ptr, &name);
+  std::string trace;
+  if (strace_.enabled()) {
+    trace = absl::StrCat(e.name, "(", name_err ? PointerString(name_ptr) : QuotedString(name), ")");
+  }
+  if (name_err) return Reply(call, trace, SyscallResult::Error(name_err)), void();
+  if (name.empty()) return Reply(call, trace, SyscallResult::Error(ENOENT)), void();
+  absl::StatusOr<CallerIdentity> id = ReadIdentity(call.tid);
+  if (!platform_->StillValid(call.id)) return;
+  if (!id.ok()) return Fail(id.status());
+  absl::StatusOr<std::shared_ptr<ipc::IpcNamespace>> ns = NamespaceOf(*id);
+  if (!ns.ok()) return Fail(ns.status());
+  Reply(call, trace, (*ns)->Unlink(id->cred, name));
+}
+
+// ---- mq_timedsend ----
+
+// HandleTimedSend implements mq_timedsend(2) (spec §5.1).
+void Sentry::HandleTimedSend(const TrappedCall& call, const SyscallEntry& e) {
+  const int fd = IntArg(call, 0);
+  const uint64_t msg_ptr = Arg(call, e, 1);
+  const uint64_t msg_len = Arg(call, e, 2);
+  const uint32_t prio = static_cast<uint32_t>(call.args[3]);
+  const uint64_t ts_ptr = Arg(call, e, 4);
+  std::string trace;
+  if (strace_.enabled()) {
+    trace = absl::StrCat(e.name, "(", FdTrace(fd), ", ", PointerString(msg_ptr), ", ", msg_len,
+                         ", ", prio, ", ", PointerString(ts_ptr), ")");
+  }
+  auto fail = [&](int err) { Reply(call, trace, SyscallResult::Error(err)); };
+
+  // Step 1: the timeout is checked on every call (spec §5.1, §11.1).
+  Deadline deadline = Deadline::Infinite();
+  if (ts_ptr != 0) {
+    if (int err = ReadDeadline(call, e, ts_ptr, &deadline)) return fail(err);
+  }
+  // Step 2: priority before the descriptor.
+  if (prio >= abi::kMqPrioMax) return fail(EINVAL);
+  // Step 3: an mq descriptor open for writing.
+  int err = 0;
+  std::optional<Descriptor> d = ResolveFd(call, fd, &err);
+  if (!d) return fail(err);
+  const int acc = d->flags & abi::kOAccmode;
+  if (acc != abi::kOWronly && acc != abi::kORdwr) return fail(EBADF);
+  ipc::Queue& queue = d->inode->queue();
+  // Step 4: EMSGSIZE before the buffer is touched.
+  if (msg_len > static_cast<uint64_t>(queue.attributes().msgsize)) return fail(EMSGSIZE);
+  // Step 5: copy the message.
+  ipc::SendRequest req;
+  req.payload.resize(msg_len);
+  if (msg_len > 0 && !platform_->memory().Read(call.tid, msg_ptr, req.payload.data(), msg_len)) {
+    return fail(EFAULT);
+  }
+  req.priority = prio;
+  req.nonblocking = d->flags & abi::kONonblock;
+  req.deadline = deadline;
+  req.now_ns = NowNanos();
+  req.tag = call.id;
+  // Who is sending matters only if a notification can fire (empty queue) or the call
+  // can block (full queue); /proc is read only then.
+  const ipc::QueueStatus status = queue.Status();
+  const bool may_fire = status.curmsgs == 0 && status.notify_owner.has_value();
+  const bool may_block = status.curmsgs >= queue.attributes().maxmsg && !req.nonblocking;
+  if (may_fire || may_block) {
+    absl::StatusOr<CallerIdentity> id = ReadIdentity(call.tid);
+    if (!platform_->StillValid(call.id)) return;
+    if (!id.ok()) return Fail(id.status());
+    req.sender = ipc::SenderIdentity{id->process, id->tgid, id->cred.ruid};
+    req.sched_prio = id->sched_prio;
+  }
+  ipc::SendOutcome out = queue.Send(std::move(req));
+  if (out.parked) {
+    Parked p;
+    p.call = call;
+    p.entry = &e;
+    p.inode = d->inode;
+    p.waiter = *out.parked;
+    p.is_send = true;
+    p.deadline = deadline;
+    p.trace = trace;
+    return Park(std::move(p));
+  }
+  if (out.handoff) {
+    // The sender is answered first; only then may the receiver have the message
+    // (ipc/queue.h: nothing lost, nothing duplicated).
+    if (!Reply(call, trace, SyscallResult::Ok())) return queue.CancelHandoff(std::move(*out.handoff));
+    return DeliverHandoff(queue, std::move(*out.handoff));
+  }
+  Reply(call, trace, out.result);
+}
+
+// ---- mq_timedreceive ----
+
+// HandleTimedReceive implements mq_timedreceive(2) (spec §5.2).
+void Sentry::HandleTimedReceive(const TrappedCall& call, const SyscallEntry& e) {
+  const int fd = IntArg(call, 0);
+  const uint64_t msg_ptr = Arg(call, e, 1);
+  const uint64_t msg_len = Arg(call, e, 2);
+  const uint64_t prio_ptr = Arg(call, e, 3);
+  const uint64_t ts_ptr = Arg(call, e, 4);
+  std::string trace;
+  if (strace_.enabled()) {
+    trace = absl::StrCat(e.name, "(", FdTrace(fd), ", ", PointerString(msg_ptr), ", ", msg_len,
+                         ", ", PointerString(prio_ptr), ", ", PointerString(ts_ptr), ")");
+  }
+  auto fail = [&](int err) { Reply(call, trace, SyscallResult::Error(err)); };
+
+  Deadline deadline = Deadline::Infinite();
+  if (ts_ptr != 0) {
+    if (int err = ReadDeadline(call, e, ts_ptr, &deadline)) return fail(err);
+  }
+  int err = 0;
+  std::optional<Descriptor> d = ResolveFd(call, fd, &err);
+  if (!d) return fail(err);
+  const int acc = d->flags & abi::kOAccmode;
+  if (acc != abi::kORdonly && acc != abi::kORdwr) return fail(EBADF);
+  ipc::Queue& queue = d->inode->queue();
+
+  ipc::ReceiveRequest req;
+  req.buffer_len = msg_len;
+  req.nonblocking = d->flags & abi::kONonblock;
+  req.deadline = deadline;
+  req.now_ns = NowNanos();
+  req.tag = call.id;
+  if (queue.Status().curmsgs == 0 && !req.nonblocking) {
+    absl::StatusOr<CallerIdentity> id = ReadIdentity(call.tid);
+    if (!platform_->StillValid(call.id)) return;
+    if (!id.ok()) return Fail(id.status());
+    req.sched_prio = id->sched_prio;
+  }
+  ipc::ReceiveOutcome out = queue.Receive(req);
+  if (out.parked) {
+    Parked p;
+    p.call = call;
+    p.entry = &e;
+    p.inode = d->inode;
+    p.waiter = *out.parked;
+    p.buffer = msg_ptr;
+    p.prio_ptr = prio_ptr;
+    p.deadline = deadline;
+    p.trace = trace;
+    return Park(std::move(p));
+  }
+  if (!out.message) return Reply(call, trace, out.result), void();
+  if (!CopyOutMessage(call.tid, msg_ptr, prio_ptr, *out.message)) {
+    // A fault on the buffer or the prio pointer loses the message (spec §5.2 step 6).
+    Reply(call, trace, SyscallResult::Error(EFAULT));
+    return CompleteRefill(queue, std::move(out.refill));
+  }
+  if (!Reply(call, trace, out.result)) return queue.UndoReceive(std::move(out));
+  CompleteRefill(queue, std::move(out.refill));
+}
+
+// ---- mq_notify ----
+
+// HandleNotify implements mq_notify(2) (spec §6.1).
+void Sentry::HandleNotify(const TrappedCall& call, const SyscallEntry& e) {
+  const int mqdes = IntArg(call, 0);
+  const uint64_t sev_ptr = Arg(call, e, 1);
+  std::string trace;
+  if (strace_.enabled()) trace = absl::StrCat(e.name, "(", mqdes, ", ", PointerString(sev_ptr), ")");
+  auto fail = [&](int err) { Reply(call, trace, SyscallResult::Error(err)); };
+
+  int notify = 0, signo = 0;
+  uint64_t value = 0;
+  int sock = -1;
+  std::array<uint8_t, 32> cookie{};
+  if (sev_ptr != 0) {
+    if (e.compat_sigevent) {
+      abi::CompatSigEvent s;
+      if (!platform_->memory().Read(call.tid, sev_ptr, &s, sizeof(s))) return fail(EFAULT);
+      notify = s.sigev_notify;
+      signo = s.sigev_signo;
+      value = s.sigev_value;
+    } else {
+      abi::SigEvent s;
+      if (!platform_->memory().Read(call.tid, sev_ptr, &s, sizeof(s))) return fail(EFAULT);
+      notify = s.sigev_notify;
+      signo = s.sigev_signo;
+      value = s.sigev_value;
+    }
+    if (strace_.enabled()) {
+      trace = absl::StrCat(e.name, "(", mqdes, ", ", SigeventString(notify, signo, value), ")");
+    }
+    // Steps 1-2: EINVAL before the descriptor is looked at.
+    if (notify != abi::kSigevNone && notify != abi::kSigevSignal && notify != abi::kSigevThread) {
+      return fail(EINVAL);
+    }
+    if (notify == abi::kSigevSignal && static_cast<unsigned>(signo) > abi::kNsig) {
+      return fail(EINVAL);
+    }
+    if (notify == abi::kSigevThread) {
+      // Step 3: the cookie, then the netlink socket named by sigev_signo.
+      const uint64_t cookie_ptr = e.compat_sigevent ? static_cast<uint32_t>(value) : value;
+      if (!platform_->memory().Read(call.tid, cookie_ptr, cookie.data(), cookie.size())) {
+        return fail(EFAULT);
+      }
+      sock = platform_->GetFd(call.tid, signo);
+      if (sock < 0) return fail(EBADF);
+      int domain = 0;
+      socklen_t len = sizeof(domain);
+      if (getsockopt(sock, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0) {
+        const int err = errno == ENOTSOCK ? ENOTSOCK : EBADF;
+        close(sock);
+        return fail(err);
+      }
+      if (domain != AF_NETLINK) {
+        close(sock);
+        return fail(EINVAL);
+      }
+      // The supervisor delivers the cookie as a unicast to the socket's own port id, so
+      // an unbound socket gets an automatically chosen one now.
+      sockaddr_nl self{};
+      socklen_t slen = sizeof(self);
+      if (getsockname(sock, reinterpret_cast<sockaddr*>(&self), &slen) == 0 && self.nl_pid == 0) {
+        sockaddr_nl any{};
+        any.nl_family = AF_NETLINK;
+        (void)!bind(sock, reinterpret_cast<sockaddr*>(&any), sizeof(any));
+      }
+    }
+  }
+  // Step 4: the descriptor; no access mode is needed.
+  int err = 0;
+  std::optional<Descriptor> d = ResolveFd(call, mqdes, &err);
+  if (!d) {
+    if (sock >= 0) close(sock);
+    return fail(err);
+  }
+  absl::StatusOr<CallerIdentity> id = ReadIdentity(call.tid);
+  if (!platform_->StillValid(call.id)) {
+    if (sock >= 0) close(sock);
+    return;
+  }
+  if (!id.ok()) {
+    if (sock >= 0) close(sock);
+    return Fail(id.status());
+  }
+  ipc::Queue& queue = d->inode->queue();
+  // Step 5.
+  if (sev_ptr == 0) {
+    queue.UnregisterNotification(id->process);
+    return Reply(call, trace, SyscallResult::Ok()), void();
+  }
+  ipc::NotificationRegistration r;
+  r.owner = id->process;
+  r.owner_host_tgid = id->tgid;
+  r.owner_user_ns = id->cred.user_ns;
+  r.notify = notify;
+  r.signo = notify == abi::kSigevSignal ? signo : 0;
+  r.value = value;
+  r.socket = sock >= 0 ? static_cast<uint64_t>(sock) : 0;
+  r.cookie = cookie;
+  SyscallResult result = queue.RegisterNotification(std::move(r));
+  if (!result.ok() && sock >= 0) close(sock);
+  Reply(call, trace, result);
+}
+
+// ---- mq_getsetattr ----
+
+// HandleGetSetAttr implements mq_getsetattr(2) (spec §7).
+void Sentry::HandleGetSetAttr(const TrappedCall& call, const SyscallEntry& e) {
+  const int mqdes = IntArg(call, 0);
+  const uint64_t new_ptr = Arg(call, e, 1);
+  const uint64_t old_ptr = Arg(call, e, 2);
+  std::string trace;
+  if (strace_.enabled()) {
+    trace = absl::StrCat(e.name, "(", mqdes, ", ", PointerString(new_ptr), ", ",
+                         PointerString(old_ptr), ")");
+  }
+  auto fail = [&](int err) { Reply(call, trace, SyscallResult::Error(err)); };
+
+  // Steps 1-2: copy and validate newattr before the descriptor.
+  std::optional<abi::MqAttr> new_attr;
+  if (new_ptr != 0) {
+    abi::MqAttr a{};
+    if (e.compat_attr) {
+      abi::CompatMqAttr c;
+      if (!platform_->memory().Read(call.tid, new_ptr, &c, sizeof(c))) return fail(EFAULT);
+      a.mq_flags = c.mq_flags;
+    } else if (!platform_->memory().Read(call.tid, new_ptr, &a, sizeof(a))) {
+      return fail(EFAULT);
+    }
+    if (SyscallResult v = ipc::ValidateNewAttr(a); !v.ok()) return fail(v.error());
+    new_attr = a;
+  }
+  // Step 3. The descriptor stays open here: O_NONBLOCK lives in its open description.
+  if (mqdes < 0) return fail(EBADF);
+  const int host_fd = platform_->GetFd(call.tid, mqdes);
+  if (host_fd < 0) return fail(EBADF);
+  auto found = mqfs_->Identify(host_fd);
+  const int flags = found ? fcntl(host_fd, F_GETFL) : -1;
+  if (!found || flags < 0 || (flags & abi::kOPath)) {
+    close(host_fd);
+    return fail(EBADF);
+  }
+  // Step 4: snapshot, then apply O_NONBLOCK only.
+  abi::MqAttr old = found->first->queue().Attributes(flags);
+  if (new_attr) {
+    const int wanted = (flags & ~abi::kONonblock) | (new_attr->mq_flags & abi::kONonblock);
+    if (wanted != flags && fcntl(host_fd, F_SETFL, wanted) != 0) {
+      const int saved = errno;
+      close(host_fd);
+      return Fail(absl::InternalError(absl::StrCat("F_SETFL: ", std::strerror(saved))));
+    }
+  }
+  close(host_fd);
+  // Step 5: a fault here is EFAULT, with the change already applied.
+  if (old_ptr != 0) {
+    bool ok;
+    if (e.compat_attr) {
+      abi::CompatMqAttr c{};
+      c.mq_flags = static_cast<int32_t>(old.mq_flags);
+      c.mq_maxmsg = static_cast<int32_t>(old.mq_maxmsg);
+      c.mq_msgsize = static_cast<int32_t>(old.mq_msgsize);
+      c.mq_curmsgs = static_cast<int32_t>(old.mq_curmsgs);
+      ok = platform_->memory().Write(call.tid, old_ptr, &c, sizeof(c));
+    } else {
+      ok = platform_->memory().Write(call.tid, old_ptr, &old, sizeof(old));
+    }
+    if (!ok) return fail(EFAULT);
+    if (strace_.enabled()) {
+      trace = absl::StrCat(e.name, "(", mqdes, ", ",
+                           new_attr ? AttrString(*new_attr, true) : "NULL", ", ",
+                           AttrString(old, true), ")");
+    }
+  }
+  Reply(call, trace, SyscallResult::Ok());
+}
+
+}  // namespace mqsentry::sentry

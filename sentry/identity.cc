@@ -1,0 +1,627 @@
+// IdentityReader: /proc/<tid>/{status,stat,ns/*,uid_map,gid_map}, prlimit(2) and the nsfs
+// ioctls (NS_GET_PARENT, NS_GET_OWNER_UID), turned into kernel:: model values.
+//
+// What is exact and what is approximated:
+//  - Credentials: exact (the kernel's own struct cred as /proc/<tid>/status prints it),
+//    up to the supervisor's view: an id the supervisor's user namespace does not map is
+//    printed as the overflow id 65534 and cannot be told from a real 65534. In the default
+//    mode every id is mapped; in unprivileged mode an unmapped id becomes an invalid KUid
+//    (matches no owner, is not root).
+//  - User namespace parent chain, uid/gid maps and owner: exact (NS_GET_PARENT,
+//    NS_GET_OWNER_UID, /proc/<pid>/uid_map read from the supervisor's namespace, whose
+//    lower ids are the supervisor's ids, translated to kernel ids in unprivileged mode).
+//    A map that is still unwritten is re-read on every lookup until both maps are written
+//    (each can be written once), so the model never keeps an empty map by mistake.
+//  - User namespace group (creator's egid): no kernel interface exposes it. We record the
+//    egid of the task through which the namespace is first seen (for a task that just
+//    unshared, that is the creator's egid) if the parent maps it, else the parent's first
+//    mapped gid. The kernel itself uses ns->group for nothing the model checks.
+//  - User namespace rlimit_msgqueue (the creator's RLIMIT_MSGQUEUE at creation, the
+//    namespace's ceiling in ancestors' accounting): not exposed either; recorded as
+//    Credentials::kRlimInfinity, so the per-level ceiling of a nested namespace is never
+//    the one that refuses (the caller's own rlimit and the ancestors' still apply). The
+//    supervisor's own namespace (unprivileged mode) records the supervisor's current
+//    soft limit, which is what it had when it created it unless it changed it since.
+//  - ProcessRef: keyed by (tgid, start time in clock ticks). Two processes would share a
+//    key only if a pid were recycled within one tick (10 ms), which needs pid_max pids to
+//    be used up in that time.
+//  - sched_prio: exact (task->prio, field 18 + 100).
+//  - PidAsSeenBy: exact (NSpid plus an NS_GET_PARENT walk proving the nesting).
+#include "sentry/identity.h"
+
+#include <fcntl.h>
+#include <linux/nsfs.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "ipc/notification.h"
+#include "kernel/capabilities.h"
+#include "kernel/credentials.h"
+#include "kernel/ids.h"
+#include "kernel/status_macros.h"
+#include "kernel/user_namespace.h"
+
+namespace mqsentry::sentry {
+namespace {
+
+using kernel::Credentials;
+using kernel::IdMap;
+using kernel::IdMapExtent;
+using kernel::KGid;
+using kernel::KUid;
+using kernel::UserNamespace;
+
+// create_user_ns() allows 33 levels; anything deeper than this is a loop in our walk.
+constexpr int kMaxUserNsDepth = 40;
+// The kernel's PID namespaces nest at most 32 deep (MAX_PID_NS_LEVEL).
+constexpr int kMaxPidNsDepth = 40;
+
+class UniqueFd {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  UniqueFd& operator=(UniqueFd&& o) noexcept {
+    if (this != &o) {
+      Reset();
+      fd_ = std::exchange(o.fd_, -1);
+    }
+    return *this;
+  }
+  ~UniqueFd() { Reset(); }
+  int get() const { return fd_; }
+  void Reset() {
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+absl::Status Errno(int err, absl::string_view what) {
+  return absl::ErrnoToStatus(err, what);
+}
+
+absl::StatusOr<UniqueFd> OpenProcDir(int32_t pid) {
+  if (pid <= 0) return absl::InvalidArgumentError(absl::StrCat("bad pid ", pid));
+  const std::string path = absl::StrCat("/proc/", pid);
+  int fd = open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Errno(errno, path);
+  return UniqueFd(fd);
+}
+
+absl::StatusOr<std::string> ReadFileAt(int dir, const char* name) {
+  int fd = openat(dir, name, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Errno(errno, absl::StrCat("open ", name));
+  UniqueFd closer(fd);
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Errno(errno, absl::StrCat("read ", name));
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  return out;
+}
+
+NsId ToNsId(const struct stat& st) {
+  return NsId{.dev = static_cast<uint64_t>(st.st_dev), .ino = static_cast<uint64_t>(st.st_ino)};
+}
+
+absl::StatusOr<NsId> StatNsAt(int dir, const char* name) {
+  struct stat st;
+  if (fstatat(dir, name, &st, 0) != 0) return Errno(errno, absl::StrCat("stat ", name));
+  return ToNsId(st);
+}
+
+absl::StatusOr<NsId> StatNsFd(int fd) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return Errno(errno, "fstat namespace");
+  return ToNsId(st);
+}
+
+// The fields of /proc/<tid>/status we use. Ids are as the reader's user namespace sees
+// them; NSpid as the procfs mount's PID namespace sees them, outermost first.
+struct ProcStatus {
+  int32_t tgid = 0;
+  uint32_t uid[4] = {};  // real, effective, saved, filesystem
+  uint32_t gid[4] = {};
+  std::vector<uint32_t> groups;
+  uint64_t cap_inh = 0;
+  uint64_t cap_prm = 0;
+  uint64_t cap_eff = 0;
+  std::optional<uint32_t> umask;
+  std::vector<int32_t> nspid;
+};
+
+absl::Status Malformed(absl::string_view key, absl::string_view value) {
+  return absl::InternalError(absl::StrCat("malformed /proc status line ", key, ": ", value));
+}
+
+template <typename T>
+absl::Status ParseList(absl::string_view key, absl::string_view value, std::vector<T>& out) {
+  for (absl::string_view field : absl::StrSplit(value, absl::ByAnyChar(" \t"), absl::SkipEmpty())) {
+    T v;
+    if (!absl::SimpleAtoi(field, &v)) return Malformed(key, value);
+    out.push_back(v);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ProcStatus> ParseStatus(absl::string_view text) {
+  ProcStatus s;
+  bool have_tgid = false, have_uid = false, have_gid = false;
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    const size_t colon = line.find(':');
+    if (colon == absl::string_view::npos) continue;
+    const absl::string_view key = line.substr(0, colon);
+    const absl::string_view value = line.substr(colon + 1);
+    if (key == "Tgid") {
+      if (!absl::SimpleAtoi(value, &s.tgid)) return Malformed(key, value);
+      have_tgid = true;
+    } else if (key == "Uid" || key == "Gid") {
+      std::vector<uint32_t> ids;
+      RETURN_IF_ERROR(ParseList(key, value, ids));
+      if (ids.size() != 4) return Malformed(key, value);
+      std::copy(ids.begin(), ids.end(), key == "Uid" ? s.uid : s.gid);
+      (key == "Uid" ? have_uid : have_gid) = true;
+    } else if (key == "Groups") {
+      RETURN_IF_ERROR(ParseList(key, value, s.groups));
+    } else if (key == "NSpid") {
+      RETURN_IF_ERROR(ParseList(key, value, s.nspid));
+    } else if (key == "CapInh" || key == "CapPrm" || key == "CapEff") {
+      uint64_t bits;
+      if (!absl::SimpleHexAtoi(absl::StripAsciiWhitespace(value), &bits)) {
+        return Malformed(key, value);
+      }
+      (key == "CapInh" ? s.cap_inh : key == "CapPrm" ? s.cap_prm : s.cap_eff) = bits;
+    } else if (key == "Umask") {
+      // Printed as "%#o" of a value below 01000.
+      const absl::string_view v = absl::StripAsciiWhitespace(value);
+      uint32_t mask = 0;
+      if (v.empty()) return Malformed(key, value);
+      for (char c : v) {
+        if (c < '0' || c > '7') return Malformed(key, value);
+        mask = mask * 8 + static_cast<uint32_t>(c - '0');
+      }
+      s.umask = mask;
+    }
+  }
+  if (!have_tgid || !have_uid || !have_gid) {
+    return absl::InternalError("/proc status lacks Tgid, Uid or Gid");
+  }
+  return s;
+}
+
+// The fields of /proc/<pid>/stat after "(comm)", which may itself hold spaces and
+// parentheses: field N (1-based, as proc(5) numbers them) is fields[N - 3].
+struct ProcStat {
+  int64_t priority = 0;      // field 18
+  uint64_t start_time = 0;   // field 22
+};
+
+absl::StatusOr<ProcStat> ParseStat(absl::string_view text) {
+  const size_t close = text.rfind(')');
+  if (close == absl::string_view::npos) return absl::InternalError("malformed /proc stat");
+  std::vector<absl::string_view> fields =
+      absl::StrSplit(text.substr(close + 1), absl::ByAnyChar(" \n"), absl::SkipEmpty());
+  ProcStat s;
+  if (fields.size() < 22 - 2 || !absl::SimpleAtoi(fields[18 - 3], &s.priority) ||
+      !absl::SimpleAtoi(fields[22 - 3], &s.start_time)) {
+    return absl::InternalError(absl::StrCat("malformed /proc stat: ", text));
+  }
+  return s;
+}
+
+absl::StatusOr<ProcStatus> ReadStatusAt(int dir) {
+  ASSIGN_OR_RETURN(std::string text, ReadFileAt(dir, "status"));
+  return ParseStatus(text);
+}
+
+absl::StatusOr<ProcStat> ReadStatAt(int dir) {
+  ASSIGN_OR_RETURN(std::string text, ReadFileAt(dir, "stat"));
+  return ParseStat(text);
+}
+
+// Re-expresses a map whose lower ids are in the supervisor's namespace `reader` with
+// kernel lower ids. One extent may straddle several of `reader`'s extents, so it is split.
+absl::StatusOr<IdMap> ToKernelMap(const IdMap& map, const IdMap& reader) {
+  std::vector<IdMapExtent> out;
+  for (const IdMapExtent& e : map.extents()) {
+    uint64_t done = 0;
+    while (done < e.count) {
+      const uint64_t lower = uint64_t{e.lower_first} + done;
+      const IdMapExtent* covering = nullptr;
+      for (const IdMapExtent& r : reader.extents()) {
+        if (lower >= r.first && lower < uint64_t{r.first} + r.count) {
+          covering = &r;
+          break;
+        }
+      }
+      if (covering == nullptr) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("id ", lower, " of a user namespace map is unmapped in the supervisor's"));
+      }
+      const uint64_t run =
+          std::min<uint64_t>(e.count - done, uint64_t{covering->first} + covering->count - lower);
+      out.push_back(IdMapExtent{
+          .first = static_cast<uint32_t>(e.first + done),
+          .lower_first = static_cast<uint32_t>(covering->lower_first + (lower - covering->first)),
+          .count = static_cast<uint32_t>(run)});
+      done += run;
+    }
+  }
+  return IdMap::Create(std::move(out));
+}
+
+uint64_t ToModelRlimit(rlim_t v) {
+  return v == RLIM_INFINITY ? Credentials::kRlimInfinity : static_cast<uint64_t>(v);
+}
+
+// Text of uid_map and gid_map of the user namespace `ns_fd`, as the supervisor sees
+// them, for a namespace no known task lives in: a helper process joins the namespace
+// and the supervisor reads the helper's maps. The helper is a raw clone() without an
+// exit signal, so a SIGCHLD handler reaping with waitpid(-1) cannot take it from us, and
+// it only makes async-signal-safe calls (the supervisor is multithreaded).
+absl::StatusOr<std::pair<std::string, std::string>> ReadMapsViaHelper(int ns_fd) {
+  int pipe_fds[2];
+  if (pipe2(pipe_fds, O_CLOEXEC) != 0) return Errno(errno, "pipe2");
+  UniqueFd read_end(pipe_fds[0]);
+  UniqueFd write_end(pipe_fds[1]);
+  const long pid = syscall(SYS_clone, 0L, nullptr, nullptr, nullptr, nullptr);
+  if (pid < 0) return Errno(errno, "clone map helper");
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    const int err = setns(ns_fd, CLONE_NEWUSER) == 0 ? 0 : errno;
+    (void)!write(pipe_fds[1], &err, sizeof(err));
+    for (;;) pause();
+  }
+  write_end.Reset();
+  absl::StatusOr<std::pair<std::string, std::string>> result;
+  int err = 0;
+  ssize_t n;
+  do {
+    n = read(read_end.get(), &err, sizeof(err));
+  } while (n < 0 && errno == EINTR);
+  if (n != sizeof(err)) {
+    result = absl::InternalError("user namespace map helper died");
+  } else if (err != 0) {
+    result = Errno(err, "setns into a user namespace");
+  } else {
+    result = [&]() -> absl::StatusOr<std::pair<std::string, std::string>> {
+      ASSIGN_OR_RETURN(UniqueFd dir, OpenProcDir(static_cast<int32_t>(pid)));
+      ASSIGN_OR_RETURN(std::string uid_map, ReadFileAt(dir.get(), "uid_map"));
+      ASSIGN_OR_RETURN(std::string gid_map, ReadFileAt(dir.get(), "gid_map"));
+      return std::make_pair(std::move(uid_map), std::move(gid_map));
+    }();
+  }
+  kill(static_cast<pid_t>(pid), SIGKILL);
+  while (waitpid(static_cast<pid_t>(pid), nullptr, __WALL) < 0 && errno == EINTR) {
+  }
+  return result;
+}
+
+}  // namespace
+
+struct IdentityReader::CachedUserNs {
+  UniqueFd fd;  // held so that the namespace, and so its inode number, stays alive
+  std::shared_ptr<const UserNamespace> model;
+  bool complete = false;  // both maps written: the model can no longer change
+};
+
+IdentityReader::IdentityReader(std::optional<std::pair<IdMap, IdMap>> supervisor_user_ns_maps,
+                               KUid supervisor_uid, KGid supervisor_gid)
+    : supervisor_ns_(UserNamespace::Initial()) {
+  absl::StatusOr<NsId> own = [] () -> absl::StatusOr<NsId> {
+    struct stat st;
+    if (stat("/proc/self/ns/user", &st) != 0) return Errno(errno, "stat /proc/self/ns/user");
+    return ToNsId(st);
+  }();
+  if (!own.ok()) {
+    init_status_ = own.status();
+    return;
+  }
+  supervisor_ns_id_ = *own;
+  if (supervisor_user_ns_maps.has_value()) {
+    struct rlimit rl {};
+    getrlimit(RLIMIT_MSGQUEUE, &rl);
+    absl::StatusOr<std::shared_ptr<const UserNamespace>> ns = UserNamespace::Create(
+        UserNamespace::Initial(), supervisor_uid, supervisor_gid,
+        std::move(supervisor_user_ns_maps->first), std::move(supervisor_user_ns_maps->second),
+        ToModelRlimit(rl.rlim_cur));
+    if (!ns.ok()) {
+      init_status_ = ns.status();
+      return;
+    }
+    supervisor_ns_ = *std::move(ns);
+  }
+}
+
+IdentityReader::~IdentityReader() = default;
+
+KUid IdentityReader::ToKernel(uint32_t uid) const {
+  return supervisor_ns_->ToKernel(kernel::NsUid(uid));
+}
+
+KGid IdentityReader::ToKernelGid(uint32_t gid) const {
+  return supervisor_ns_->ToKernel(kernel::NsGid(gid));
+}
+
+absl::StatusOr<CallerIdentity> IdentityReader::Read(int32_t tid) {
+  RETURN_IF_ERROR(init_status_);
+  ASSIGN_OR_RETURN(UniqueFd dir, OpenProcDir(tid));
+  ASSIGN_OR_RETURN(ProcStatus status, ReadStatusAt(dir.get()));
+
+  CallerIdentity id;
+  id.tid = tid;
+  id.tgid = status.tgid;
+  ASSIGN_OR_RETURN(id.ipc_ns, StatNsAt(dir.get(), "ns/ipc"));
+  ASSIGN_OR_RETURN(id.pid_ns, StatNsAt(dir.get(), "ns/pid"));
+
+  Credentials& c = id.cred;
+  c.ruid = ToKernel(status.uid[0]);
+  c.euid = ToKernel(status.uid[1]);
+  c.suid = ToKernel(status.uid[2]);
+  c.fsuid = ToKernel(status.uid[3]);
+  c.rgid = ToKernelGid(status.gid[0]);
+  c.egid = ToKernelGid(status.gid[1]);
+  c.sgid = ToKernelGid(status.gid[2]);
+  c.fsgid = ToKernelGid(status.gid[3]);
+  c.groups.clear();
+  for (uint32_t g : status.groups) c.groups.push_back(ToKernelGid(g));
+  c.inheritable = kernel::CapabilitySet(status.cap_inh);
+  c.permitted = kernel::CapabilitySet(status.cap_prm);
+  c.effective = kernel::CapabilitySet(status.cap_eff);
+  if (!status.umask.has_value()) {
+    return absl::FailedPreconditionError("/proc/<tid>/status has no Umask line (Linux < 4.7)");
+  }
+  c.umask = *status.umask;
+  ASSIGN_OR_RETURN(c.user_ns, UserNamespaceOfDir(dir.get(), c.egid));
+
+  // The process's start time (a thread's own stat shows the thread's).
+  uint64_t start_time = 0;
+  if (status.tgid == tid) {
+    ASSIGN_OR_RETURN(ProcStat stat, ReadStatAt(dir.get()));
+    start_time = stat.start_time;
+  } else {
+    ASSIGN_OR_RETURN(UniqueFd tgid_dir, OpenProcDir(status.tgid));
+    ASSIGN_OR_RETURN(ProcStat stat, ReadStatAt(tgid_dir.get()));
+    start_time = stat.start_time;
+  }
+
+  struct rlimit rl {};
+  if (prlimit(status.tgid, RLIMIT_MSGQUEUE, nullptr, &rl) != 0) {
+    return Errno(errno, absl::StrCat("prlimit(", status.tgid, ", RLIMIT_MSGQUEUE)"));
+  }
+  c.rlimit_msgqueue = ToModelRlimit(rl.rlim_cur);
+
+  // Read last, through the thread's directory: it succeeds only if the thread is still
+  // alive, so its tgid (which prlimit and the start time went by number) was not recycled.
+  ASSIGN_OR_RETURN(ProcStat stat, ReadStatAt(dir.get()));
+  id.sched_prio = static_cast<int>(stat.priority) + 100;
+
+  absl::MutexLock lock(&mu_);
+  id.process = ProcessRefLocked(status.tgid, start_time);
+  return id;
+}
+
+absl::StatusOr<int32_t> IdentityReader::TgidOf(int32_t tid) {
+  ASSIGN_OR_RETURN(UniqueFd dir, OpenProcDir(tid));
+  ASSIGN_OR_RETURN(ProcStatus status, ReadStatusAt(dir.get()));
+  return status.tgid;
+}
+
+absl::StatusOr<std::shared_ptr<const UserNamespace>> IdentityReader::UserNamespaceOf(
+    int32_t tid) {
+  RETURN_IF_ERROR(init_status_);
+  ASSIGN_OR_RETURN(UniqueFd dir, OpenProcDir(tid));
+  ASSIGN_OR_RETURN(ProcStatus status, ReadStatusAt(dir.get()));
+  return UserNamespaceOfDir(dir.get(), ToKernelGid(status.gid[1]));
+}
+
+absl::StatusOr<std::shared_ptr<const UserNamespace>> IdentityReader::UserNamespaceOfDir(
+    int proc_dir, KGid group_hint) {
+  // Fast path: a stat, no descriptor.
+  ASSIGN_OR_RETURN(NsId ns_id, StatNsAt(proc_dir, "ns/user"));
+  {
+    absl::MutexLock lock(&mu_);
+    if (ns_id == supervisor_ns_id_) return supervisor_ns_;
+    auto it = user_ns_.find(ns_id);
+    if (it != user_ns_.end() && it->second->complete) return it->second->model;
+  }
+  const int fd = openat(proc_dir, "ns/user", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Errno(errno, "open ns/user");
+  UniqueFd ns_fd(fd);
+  absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(std::shared_ptr<const UserNamespace> ns,
+                   ResolveLocked(ns_fd.get(), proc_dir, group_hint, 0));
+  MaybeSweepLocked();
+  return ns;
+}
+
+absl::StatusOr<std::shared_ptr<const UserNamespace>> IdentityReader::ResolveLocked(
+    int ns_fd, int proc_dir, KGid group_hint, int depth) {
+  ASSIGN_OR_RETURN(NsId ns_id, StatNsFd(ns_fd));
+  if (ns_id == supervisor_ns_id_) return supervisor_ns_;
+  if (depth > kMaxUserNsDepth) {
+    return absl::InternalError("user namespace chain deeper than the kernel allows");
+  }
+  CachedUserNs* cached = nullptr;
+  if (auto it = user_ns_.find(ns_id); it != user_ns_.end()) {
+    cached = it->second.get();
+    if (cached->complete) return cached->model;
+  }
+
+  // The parent chain, up to the supervisor's own namespace.
+  std::shared_ptr<const UserNamespace> parent;
+  if (cached != nullptr) {
+    parent = cached->model->parent();
+  } else {
+    const int parent_fd = ioctl(ns_fd, NS_GET_PARENT);
+    if (parent_fd < 0) {
+      if (errno == EPERM) {
+        // "The requested namespace is outside of the caller's namespace scope."
+        return absl::FailedPreconditionError(
+            "a user namespace that does not descend from the supervisor's");
+      }
+      return Errno(errno, "ioctl(NS_GET_PARENT) on a user namespace");
+    }
+    UniqueFd parent_closer(parent_fd);
+    ASSIGN_OR_RETURN(parent, ResolveLocked(parent_fd, -1, group_hint, depth + 1));
+  }
+
+  // The maps. Lower ids are printed in the reader's namespace (the supervisor's): kernel
+  // ids in the default mode.
+  std::string uid_text, gid_text;
+  if (proc_dir >= 0) {
+    ASSIGN_OR_RETURN(uid_text, ReadFileAt(proc_dir, "uid_map"));
+    ASSIGN_OR_RETURN(gid_text, ReadFileAt(proc_dir, "gid_map"));
+  } else {
+    ASSIGN_OR_RETURN(auto maps, ReadMapsViaHelper(ns_fd));
+    uid_text = std::move(maps.first);
+    gid_text = std::move(maps.second);
+  }
+  ASSIGN_OR_RETURN(IdMap uid_map, IdMap::Parse(uid_text));
+  ASSIGN_OR_RETURN(IdMap gid_map, IdMap::Parse(gid_text));
+  if (!supervisor_ns_->is_initial()) {
+    ASSIGN_OR_RETURN(uid_map, ToKernelMap(uid_map, supervisor_ns_->uid_map()));
+    ASSIGN_OR_RETURN(gid_map, ToKernelMap(gid_map, supervisor_ns_->gid_map()));
+  }
+  const bool complete = !uid_map.extents().empty() && !gid_map.extents().empty();
+  if (cached != nullptr && uid_map.extents() == cached->model->uid_map().extents() &&
+      gid_map.extents() == cached->model->gid_map().extents()) {
+    return cached->model;  // still (partly) unwritten, unchanged
+  }
+
+  KUid owner;
+  KGid group;
+  if (cached != nullptr) {
+    owner = cached->model->owner();
+    group = cached->model->group();
+  } else {
+    uid_t owner_uid = 0;
+    if (ioctl(ns_fd, NS_GET_OWNER_UID, &owner_uid) != 0) {
+      return Errno(errno, "ioctl(NS_GET_OWNER_UID)");
+    }
+    owner = ToKernel(owner_uid);
+    // See the top of the file: the creator's egid is not observable.
+    if (parent->HasMapping(group_hint)) {
+      group = group_hint;
+    } else if (!parent->gid_map().extents().empty()) {
+      group = KGid(parent->gid_map().extents().front().lower_first);
+    }
+  }
+  ASSIGN_OR_RETURN(std::shared_ptr<const UserNamespace> model,
+                   UserNamespace::Create(parent, owner, group, std::move(uid_map),
+                                         std::move(gid_map), Credentials::kRlimInfinity));
+  if (cached != nullptr) {
+    // A namespace whose maps were unwritten has no children (create_user_ns() needs the
+    // creator's ids mapped), so no cached model points at the object being replaced.
+    cached->model = model;
+    cached->complete = complete;
+    return model;
+  }
+  const int held = fcntl(ns_fd, F_DUPFD_CLOEXEC, 0);
+  if (held < 0) return Errno(errno, "dup user namespace fd");
+  auto entry = std::make_unique<CachedUserNs>();
+  entry->fd = UniqueFd(held);
+  entry->model = model;
+  entry->complete = complete;
+  user_ns_[ns_id] = std::move(entry);
+  return model;
+}
+
+void IdentityReader::MaybeSweepLocked() {
+  if (user_ns_.size() < sweep_at_) return;
+  // Deepest first, so that evicting a child releases its reference to its parent before
+  // the parent is looked at.
+  std::vector<std::pair<int, NsId>> order;
+  order.reserve(user_ns_.size());
+  for (const auto& [id, entry] : user_ns_) order.emplace_back(entry->model->level(), id);
+  std::sort(order.begin(), order.end(),
+            [](const auto& a, const auto& b) { return a.first > b.first; });
+  for (const auto& [level, id] : order) {
+    auto it = user_ns_.find(id);
+    if (it->second->model.use_count() == 1) user_ns_.erase(it);
+  }
+  sweep_at_ = std::max<size_t>(64, 2 * user_ns_.size());
+}
+
+ipc::ProcessRef IdentityReader::ProcessRefLocked(int32_t tgid, uint64_t start_time) {
+  auto [it, inserted] = processes_.try_emplace(tgid);
+  if (inserted || it->second.start_time != start_time) {
+    // A new process, or the pid was recycled (the old process is gone).
+    it->second.start_time = start_time;
+    it->second.ref = ipc::ProcessRef{next_process_ref_++};
+  }
+  return it->second.ref;
+}
+
+void IdentityReader::ForgetProcess(int32_t tgid) {
+  absl::MutexLock lock(&mu_);
+  processes_.erase(tgid);
+}
+
+absl::StatusOr<int32_t> IdentityReader::PidAsSeenBy(int32_t host_tgid, int32_t observer_tid) {
+  ASSIGN_OR_RETURN(UniqueFd target_dir, OpenProcDir(host_tgid));
+  ASSIGN_OR_RETURN(UniqueFd observer_dir, OpenProcDir(observer_tid));
+  ASSIGN_OR_RETURN(ProcStatus target, ReadStatusAt(target_dir.get()));
+  ASSIGN_OR_RETURN(ProcStatus observer, ReadStatusAt(observer_dir.get()));
+  if (target.nspid.empty() || observer.nspid.empty()) {
+    return absl::FailedPreconditionError("/proc/<pid>/status has no NSpid line (Linux < 4.1)");
+  }
+  // NSpid lists the ids from the procfs mount's PID namespace inwards, so its length is
+  // the depth below that namespace. A target shallower than the observer cannot be in it.
+  if (target.nspid.size() < observer.nspid.size()) return 0;
+  const size_t up = target.nspid.size() - observer.nspid.size();
+  if (up > kMaxPidNsDepth) return absl::InternalError("NSpid deeper than the kernel allows");
+
+  // Equal depth does not mean the same namespace (siblings): walk the target's namespace
+  // up `up` levels and compare it with the observer's.
+  ASSIGN_OR_RETURN(NsId observer_ns, StatNsAt(observer_dir.get(), "ns/pid"));
+  const int fd = openat(target_dir.get(), "ns/pid", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Errno(errno, "open ns/pid");
+  UniqueFd ns(fd);
+  for (size_t i = 0; i < up; ++i) {
+    const int parent = ioctl(ns.get(), NS_GET_PARENT);
+    if (parent < 0) {
+      if (errno == EPERM) return 0;  // left the supervisor's scope: not below the observer
+      return Errno(errno, "ioctl(NS_GET_PARENT) on a PID namespace");
+    }
+    ns = UniqueFd(parent);
+  }
+  ASSIGN_OR_RETURN(NsId reached, StatNsFd(ns.get()));
+  if (reached != observer_ns) return 0;
+  return target.nspid[observer.nspid.size() - 1];
+}
+
+}  // namespace mqsentry::sentry

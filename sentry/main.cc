@@ -1,0 +1,203 @@
+// mqsentry: the command line.
+//
+//   mqsentry run [flags] -- PROGRAM [ARGS...]
+//     --sysctl fs.mqueue.NAME=VALUE   (repeatable) limits of the sandbox's IPC namespace
+//     --strace                        one decoded line per emulated call, on stderr
+//     --strace-log FILE               the same, into FILE
+//     --uid N --gid N                 identity inside the sandbox (default: the caller's)
+//
+// Exit status: the program's; 128+N if signal N killed it; 125 if mqsentry itself failed.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "ipc/sysctls.h"
+#include "kernel/ids.h"
+#include "kernel/user_namespace.h"
+#include "sentry/identity.h"
+#include "sentry/launcher.h"
+#include "sentry/platform.h"
+#include "sentry/sentry.h"
+#include "sentry/syscall_table.h"
+#include "vfs/mqfs.h"
+
+namespace mqsentry::sentry {
+namespace {
+
+constexpr int kMqsentryFailed = 125;
+
+void Usage() {
+  std::fprintf(stderr,
+               "usage: mqsentry run [flags] -- PROGRAM [ARGS...]\n"
+               "  --sysctl fs.mqueue.NAME=VALUE  limits of the sandbox's IPC namespace "
+               "(repeatable)\n"
+               "  --strace                       trace emulated calls to stderr\n"
+               "  --strace-log FILE              trace emulated calls to FILE\n"
+               "  --uid N --gid N                identity inside the sandbox\n");
+}
+
+int Die(const std::string& message) {
+  std::fprintf(stderr, "mqsentry: %s\n", message.c_str());
+  return kMqsentryFailed;
+}
+
+struct Flags {
+  LaunchOptions launch;
+  bool strace = false;
+  std::string strace_log;
+};
+
+// Returns an error message, or "" on success.
+std::string ParseRun(int argc, char** argv, Flags* f) {
+  int i = 2;
+  for (; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&](const char* flag) -> const char* {
+      if (i + 1 >= argc) return nullptr;
+      (void)flag;
+      return argv[++i];
+    };
+    if (a == "--") {
+      ++i;
+      break;
+    } else if (a == "--strace") {
+      f->strace = true;
+    } else if (a == "--strace-log") {
+      const char* v = value("--strace-log");
+      if (!v) return "--strace-log needs a file";
+      f->strace_log = v;
+    } else if (a == "--uid" || a == "--gid") {
+      const char* v = value(a.c_str());
+      uint32_t id = 0;
+      if (!v || !absl::SimpleAtoi(v, &id) || id == kernel::kNoId) {
+        return absl::StrCat(a, " needs a numeric id");
+      }
+      (a == "--uid" ? f->launch.uid : f->launch.gid) = id;
+    } else if (a == "--sysctl") {
+      const char* v = value("--sysctl");
+      if (!v) return "--sysctl needs NAME=VALUE";
+      std::string kv = v;
+      const size_t eq = kv.find('=');
+      if (eq == std::string::npos) return absl::StrCat("--sysctl ", kv, ": expected NAME=VALUE");
+      absl::StatusOr<ipc::MqSysctl> which = ipc::ParseSysctlName(kv.substr(0, eq));
+      if (!which.ok()) return std::string(which.status().message());
+      // Validate with the kernel's rules now, for a clear message before anything starts.
+      ipc::MqSysctls scratch;
+      if (absl::Status s = ipc::WriteSysctl(scratch, *which, kv.substr(eq + 1)); !s.ok()) {
+        return absl::StrCat("--sysctl ", kv, ": ", s.message());
+      }
+      f->launch.sysctls.emplace_back(ipc::SysctlName(*which), kv.substr(eq + 1));
+    } else {
+      return absl::StrCat("unknown flag ", a);
+    }
+  }
+  if (i >= argc) return "no program given (mqsentry run [flags] -- PROGRAM [ARGS...])";
+  for (; i < argc; ++i) f->launch.argv.push_back(argv[i]);
+  return "";
+}
+
+int Run(int argc, char** argv) {
+  Flags flags;
+  if (std::string err = ParseRun(argc, argv, &flags); !err.empty()) {
+    Usage();
+    return Die(err);
+  }
+  FILE* trace = nullptr;
+  if (!flags.strace_log.empty()) {
+    trace = std::fopen(flags.strace_log.c_str(), "we");
+    if (!trace) return Die(absl::StrCat(flags.strace_log, ": ", std::strerror(errno)));
+  } else if (flags.strace) {
+    trace = stderr;
+  }
+  const uint32_t uid = geteuid(), gid = getegid();
+
+  // Before any thread: an unprivileged supervisor gets its own user and mount namespaces.
+  absl::StatusOr<bool> unprivileged = EnterSupervisorUserNamespaceIfUnprivileged();
+  if (!unprivileged.ok()) return Die(std::string(unprivileged.status().message()));
+  if (!*unprivileged) {
+    // Root: a private mount namespace, so mqfs is mounted nowhere the host can see.
+    if (unshare(CLONE_NEWNS) != 0 || mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr)) {
+      return Die(absl::StrCat("private mount namespace: ", std::strerror(errno)));
+    }
+  }
+  std::optional<std::pair<kernel::IdMap, kernel::IdMap>> maps;
+  if (*unprivileged) {
+    auto um = kernel::IdMap::Create({{uid, uid, 1}});
+    auto gm = kernel::IdMap::Create({{gid, gid, 1}});
+    if (!um.ok() || !gm.ok()) return Die("id maps");
+    maps.emplace(*um, *gm);
+  }
+  IdentityReader identity(maps, kernel::KUid(uid), kernel::KGid(gid));
+
+  flags.launch.rules = FilterRules();
+  absl::StatusOr<Sandbox> sandbox = Launch(flags.launch);
+  if (!sandbox.ok()) return Die(std::string(sandbox.status().message()));
+
+  // mqfs is mounted only now, after the sandbox's mount namespace was copied, in a
+  // directory the sandbox cannot see.
+  char dir[] = "/tmp/mqsentry-mqfs-XXXXXX";
+  if (!mkdtemp(dir)) {
+    kill(sandbox->init_pid, SIGKILL);
+    return Die(absl::StrCat("mkdtemp: ", std::strerror(errno)));
+  }
+  absl::StatusOr<std::unique_ptr<Platform>> platform = CreateSeccompPlatform(sandbox->listener_fd);
+  if (!platform.ok()) {
+    kill(sandbox->init_pid, SIGKILL);
+    return Die(std::string(platform.status().message()));
+  }
+  Sentry::Options options;
+  options.strace = trace;
+  options.root_uid = kernel::KUid(uid);
+  options.root_gid = kernel::KGid(gid);
+  Sentry sentry(options, platform->get(), nullptr, &identity);
+  absl::StatusOr<std::unique_ptr<vfs::Mqfs>> mqfs = vfs::Mqfs::Mount(dir, &sentry);
+  if (!mqfs.ok()) {
+    kill(sandbox->init_pid, SIGKILL);
+    rmdir(dir);
+    return Die(absl::StrCat("mqfs: ", mqfs.status().message()));
+  }
+  sentry.AttachMqfs(mqfs->get());
+
+  absl::Status loop_status;
+  std::thread loop([&] {
+    loop_status = sentry.Run();
+    absl::Status failure = sentry.failure();
+    if (!loop_status.ok() || !failure.ok()) kill(sandbox->init_pid, SIGKILL);
+  });
+  if (absl::Status s = Start(*sandbox); !s.ok()) {
+    kill(sandbox->init_pid, SIGKILL);
+  }
+  absl::StatusOr<int> status = Wait(*sandbox);
+  sentry.Stop();
+  loop.join();
+  mqfs->reset();
+  rmdir(dir);
+  if (trace && trace != stderr) std::fclose(trace);
+  if (!loop_status.ok()) return Die(std::string(loop_status.message()));
+  if (absl::Status f = sentry.failure(); !f.ok()) return Die(std::string(f.message()));
+  if (!status.ok()) return Die(std::string(status.status().message()));
+  return *status;
+}
+
+}  // namespace
+}  // namespace mqsentry::sentry
+
+int main(int argc, char** argv) {
+  if (argc >= 2 && std::string(argv[1]) == "run") return mqsentry::sentry::Run(argc, argv);
+  mqsentry::sentry::Usage();
+  return argc >= 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")
+             ? 0
+             : mqsentry::sentry::kMqsentryFailed;
+}

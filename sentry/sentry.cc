@@ -1,0 +1,357 @@
+// The syscall thread's loop, parked calls and deadlines, and the model's upcalls
+// (notification delivery, poll wake-ups) and mqfs's (close, release). The six handlers
+// are in handlers.cc.
+#include "sentry/sentry.h"
+
+#include <fcntl.h>
+#include <linux/netlink.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+
+#include "absl/strings/str_cat.h"
+#include "kernel/abi.h"
+#include "sentry/log.h"
+
+namespace mqsentry::sentry {
+namespace {
+
+namespace abi = kernel::abi;
+using kernel::SyscallResult;
+
+int64_t RealtimeNowNanos() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+}  // namespace
+
+Sentry::Sentry(Options options, Platform* platform, vfs::Mqfs* mqfs, IdentityReader* identity)
+    : options_(options),
+      platform_(platform),
+      mqfs_(mqfs),
+      identity_(identity),
+      strace_(options.strace) {
+  timer_fd_ = timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC | TFD_NONBLOCK);
+  stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+}
+
+Sentry::~Sentry() {
+  if (timer_fd_ >= 0) close(timer_fd_);
+  if (stop_fd_ >= 0) close(stop_fd_);
+  absl::MutexLock lock(&mu_);
+  for (auto& [id, reg] : registries_) close(reg.ns_fd);
+}
+
+absl::Status Sentry::failure() const {
+  absl::MutexLock lock(&mu_);
+  return failure_;
+}
+
+void Sentry::Stop() {
+  uint64_t one = 1;
+  (void)!write(stop_fd_, &one, sizeof(one));
+}
+
+absl::Status Sentry::Run() {
+  if (timer_fd_ < 0 || stop_fd_ < 0) {
+    return absl::InternalError(absl::StrCat("timerfd/eventfd: ", std::strerror(errno)));
+  }
+  while (true) {
+    pollfd fds[3] = {{platform_->poll_fd(), POLLIN, 0},
+                     {timer_fd_, POLLIN, 0},
+                     {stop_fd_, POLLIN, 0}};
+    if (poll(fds, 3, -1) < 0) {
+      if (errno == EINTR) continue;
+      return absl::InternalError(absl::StrCat("poll: ", std::strerror(errno)));
+    }
+    if (fds[2].revents) return absl::OkStatus();
+    if (fds[1].revents & POLLIN) {
+      uint64_t ticks;
+      (void)!read(timer_fd_, &ticks, sizeof(ticks));
+      ExpireDeadlines();
+    }
+    if (fds[0].revents & POLLIN) {
+      absl::StatusOr<std::optional<TrappedCall>> call = platform_->Receive();
+      if (!call.ok()) return call.status();
+      if (call->has_value()) {
+        Dispatch(**call);
+        FlushDeliveries();
+      }
+    } else if (fds[0].revents & (POLLHUP | POLLERR)) {
+      return absl::OkStatus();  // no process is left under the filter
+    }
+  }
+}
+
+void Sentry::Dispatch(const TrappedCall& call) {
+  // A thread has at most one trapped call in flight: anything still parked for it was
+  // interrupted (EINTR or a restart) and must not be completed (architecture step 6).
+  DropStaleParkedFor(call.tid);
+  const SyscallEntry* e = LookupSyscall(call.arch, call.nr);
+  if (e == nullptr) {
+    // The filter only traps the table's calls; anything else is an internal failure.
+    MQ_LOG("mqsentry: trapped a call not in the table (arch ", ArchName(call.arch), " nr ",
+           call.nr, "): answering ENOSYS");
+    (void)platform_->Answer(call, SyscallResult::Error(ENOSYS));
+    return;
+  }
+  switch (e->call) {
+    case MqCall::kOpen: return HandleOpen(call, *e);
+    case MqCall::kUnlink: return HandleUnlink(call, *e);
+    case MqCall::kTimedSend: return HandleTimedSend(call, *e);
+    case MqCall::kTimedReceive: return HandleTimedReceive(call, *e);
+    case MqCall::kNotify: return HandleNotify(call, *e);
+    case MqCall::kGetSetAttr: return HandleGetSetAttr(call, *e);
+  }
+}
+
+bool Sentry::Reply(const TrappedCall& call, const std::string& trace, SyscallResult r) {
+  absl::StatusOr<bool> sent = platform_->Answer(call, r);
+  if (!sent.ok()) {
+    MQ_LOG("mqsentry: answer failed: ", sent.status().ToString());
+    return false;
+  }
+  if (strace_.enabled()) {
+    strace_.Complete(call.tid, trace, *sent ? r : SyscallResult::Error(EINTR));
+  }
+  return *sent;
+}
+
+// ---- Parked calls ----
+
+void Sentry::Park(Parked parked) {
+  if (strace_.enabled()) strace_.Unfinished(parked.call.tid, parked.trace);
+  absl::MutexLock lock(&mu_);
+  const uint64_t id = parked.call.id;
+  parked_by_tid_[parked.call.tid] = id;
+  if (!parked.deadline.is_infinite()) deadlines_.emplace(parked.deadline.nanos(), id);
+  parked_.emplace(id, std::move(parked));
+  ArmTimer();
+}
+
+std::optional<Sentry::Parked> Sentry::Unpark(uint64_t call_id) {
+  absl::MutexLock lock(&mu_);
+  auto it = parked_.find(call_id);
+  if (it == parked_.end()) return std::nullopt;
+  Parked p = std::move(it->second);
+  parked_.erase(it);
+  if (auto t = parked_by_tid_.find(p.call.tid); t != parked_by_tid_.end() && t->second == call_id) {
+    parked_by_tid_.erase(t);
+  }
+  if (!p.deadline.is_infinite()) {
+    auto range = deadlines_.equal_range(p.deadline.nanos());
+    for (auto d = range.first; d != range.second; ++d) {
+      if (d->second == call_id) {
+        deadlines_.erase(d);
+        break;
+      }
+    }
+  }
+  return p;
+}
+
+void Sentry::DropStaleParkedFor(int32_t tid) {
+  uint64_t stale = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = parked_by_tid_.find(tid);
+    if (it == parked_by_tid_.end()) return;
+    stale = it->second;
+  }
+  if (std::optional<Parked> p = Unpark(stale)) {
+    // The kernel already returned EINTR (or restarted the call, which is this new one);
+    // an interrupted sender's message is discarded (spec §5.4).
+    p->inode->queue().CancelWaiter(p->waiter);
+    if (strace_.enabled()) strace_.Resumed(p->call.tid, p->entry->name, SyscallResult::Error(EINTR));
+  }
+}
+
+void Sentry::ArmTimer() {
+  itimerspec its{};
+  if (!deadlines_.empty()) {
+    const int64_t ns = deadlines_.begin()->first;
+    its.it_value.tv_sec = ns / 1'000'000'000;
+    its.it_value.tv_nsec = ns % 1'000'000'000;
+    if (its.it_value.tv_sec == 0 && its.it_value.tv_nsec == 0) its.it_value.tv_nsec = 1;
+  }
+  timerfd_settime(timer_fd_, TFD_TIMER_ABSTIME, &its, nullptr);
+}
+
+void Sentry::ExpireDeadlines() {
+  const int64_t now = RealtimeNowNanos();
+  std::vector<uint64_t> expired;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto it = deadlines_.begin(); it != deadlines_.end() && it->first <= now; ++it) {
+      expired.push_back(it->second);
+    }
+  }
+  for (uint64_t id : expired) {
+    std::optional<Parked> p = Unpark(id);
+    if (!p) continue;
+    if (!p->inode->queue().CancelWaiter(p->waiter)) continue;
+    // ETIMEDOUT at the deadline (spec §5.4); if the caller was interrupted meanwhile, the
+    // answer simply does not arrive.
+    absl::StatusOr<bool> sent = platform_->Answer(p->call, SyscallResult::Error(ETIMEDOUT));
+    if (strace_.enabled() && sent.ok()) {
+      strace_.Resumed(p->call.tid, p->entry->name,
+                      *sent ? SyscallResult::Error(ETIMEDOUT) : SyscallResult::Error(EINTR));
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  ArmTimer();
+}
+
+bool Sentry::CopyOutMessage(int32_t tid, uint64_t buffer, uint64_t prio_ptr,
+                            const ipc::Message& m) {
+  // The priority is written first, then the payload (spec §5.2 step 6).
+  if (prio_ptr != 0) {
+    uint32_t prio = m.priority;
+    if (!platform_->memory().Write(tid, prio_ptr, &prio, sizeof(prio))) return false;
+  }
+  if (!m.payload.empty() &&
+      !platform_->memory().Write(tid, buffer, m.payload.data(), m.payload.size())) {
+    return false;
+  }
+  return true;
+}
+
+void Sentry::DeliverHandoff(ipc::Queue& queue, ipc::Handoff handoff) {
+  // The sender has been answered; now the receiver. If it was interrupted, the message is
+  // offered again as if it had not been waiting (ipc/queue.h).
+  while (true) {
+    std::optional<Parked> p = Unpark(handoff.receiver_tag);
+    SyscallResult r = SyscallResult::Value(static_cast<int64_t>(handoff.message.payload.size()));
+    bool delivered = false;
+    if (p) {
+      if (!CopyOutMessage(p->call.tid, p->buffer, p->prio_ptr, handoff.message)) {
+        r = SyscallResult::Error(EFAULT);  // the message is lost, as on Linux
+      }
+      absl::StatusOr<bool> sent = platform_->Answer(p->call, r);
+      delivered = sent.ok() && *sent;
+      if (strace_.enabled()) {
+        strace_.Resumed(p->call.tid, p->entry->name, delivered ? r : SyscallResult::Error(EINTR));
+      }
+      if (delivered || !r.ok()) return;
+    }
+    std::optional<ipc::Handoff> next = queue.Redeliver(std::move(handoff));
+    if (!next) return;
+    handoff = std::move(*next);
+  }
+}
+
+void Sentry::CompleteRefill(ipc::Queue& queue, std::optional<ipc::Refill> refill) {
+  while (refill) {
+    std::optional<Parked> p = Unpark(refill->sender_tag);
+    bool delivered = false;
+    if (p) {
+      absl::StatusOr<bool> sent = platform_->Answer(p->call, SyscallResult::Ok());
+      delivered = sent.ok() && *sent;
+      if (strace_.enabled()) {
+        strace_.Resumed(p->call.tid, p->entry->name,
+                        delivered ? SyscallResult::Ok() : SyscallResult::Error(EINTR));
+      }
+    }
+    if (delivered) return;
+    refill = queue.RetractRefill(*refill);
+  }
+}
+
+// ---- Model upcalls ----
+
+void Sentry::NotificationFired(const ipc::Queue&, const ipc::NotificationFiring& f) {
+  absl::MutexLock lock(&deliveries_mu_);
+  deliveries_.push_back(PendingDelivery{f, false});
+}
+
+void Sentry::NotificationRemoved(const ipc::Queue&, const ipc::NotificationRegistration& r) {
+  ipc::NotificationFiring f;
+  f.registration = r;
+  absl::MutexLock lock(&deliveries_mu_);
+  deliveries_.push_back(PendingDelivery{f, true});
+}
+
+void Sentry::PollWake(const ipc::Queue& queue) {
+  if (mqfs_ != nullptr) mqfs_->PollWake(queue);
+}
+
+void Sentry::FlushDeliveries() {
+  std::vector<PendingDelivery> batch;
+  {
+    absl::MutexLock lock(&deliveries_mu_);
+    batch.swap(deliveries_);
+  }
+  for (PendingDelivery& d : batch) {
+    const ipc::NotificationRegistration& r = d.firing.registration;
+    if (r.notify == abi::kSigevThread) {
+      // glibc's helper thread waits for the 32-byte cookie, byte 31 the status (spec §6.3).
+      std::array<uint8_t, 32> cookie = r.cookie;
+      cookie[31] = d.removed ? abi::kNotifyRemoved : abi::kNotifyWokenUp;
+      const int sock = static_cast<int>(r.socket);
+      sockaddr_nl self{};
+      socklen_t len = sizeof(self);
+      if (getsockname(sock, reinterpret_cast<sockaddr*>(&self), &len) == 0) {
+        // A unicast to the socket's own port id puts the bare cookie in its receive queue.
+        (void)!sendto(sock, cookie.data(), cookie.size(), MSG_DONTWAIT,
+                      reinterpret_cast<sockaddr*>(&self), sizeof(self));
+      }
+      close(sock);  // the registration held this reference (Linux holds the sock too)
+      continue;
+    }
+    if (d.removed || r.notify != abi::kSigevSignal || r.signo == 0) continue;
+    // Only to the owner that registered (not a process that reused its pid).
+    absl::StatusOr<CallerIdentity> owner = ReadIdentity(r.owner_host_tgid);
+    if (!owner.ok() || owner->process != r.owner) continue;
+    abi::SiginfoMesgq info{};
+    info.si_signo = r.signo;
+    info.si_errno = 0;
+    info.si_code = abi::kSiMesgq;
+    absl::StatusOr<int32_t> pid = [&] {
+      absl::MutexLock lock(&identity_mu_);
+      return identity_->PidAsSeenBy(d.firing.sender.host_tgid, r.owner_host_tgid);
+    }();
+    info.pid = pid.ok() ? *pid : 0;
+    info.uid = d.firing.sender_uid.value();
+    info.value = r.value;
+    // rt_sigqueueinfo delivers to the process like kill(); SI_MESGQ is a negative code,
+    // which the kernel accepts from another process.
+    if (syscall(SYS_rt_sigqueueinfo, r.owner_host_tgid, r.signo, &info) != 0) {
+      MQ_LOG("mqsentry: notification signal to ", r.owner_host_tgid, ": ", std::strerror(errno));
+    }
+  }
+}
+
+// ---- mqfs hooks ----
+
+void Sentry::OnFlush(const std::shared_ptr<ipc::QueueInode>& inode, ipc::IpcNamespace&,
+                     int32_t tid) {
+  if (tid == static_cast<int32_t>(getpid()) || tid == 0) return;
+  absl::StatusOr<CallerIdentity> who = ReadIdentity(tid);
+  if (!who.ok()) return;
+  if (who->tgid == static_cast<int32_t>(getpid())) return;  // the supervisor's own closes
+  // Any close by the owner process removes its registration (spec §6.2).
+  inode->queue().OnClose(who->process);
+  FlushDeliveries();
+}
+
+void Sentry::OnRelease(const std::shared_ptr<ipc::QueueInode>& inode, ipc::IpcNamespace& ns) {
+  ns.ReleaseDescription(inode);
+}
+
+int32_t Sentry::NotifyPidFor(int32_t reader_tid, int32_t owner_host_tgid) {
+  absl::MutexLock lock(&identity_mu_);
+  absl::StatusOr<int32_t> pid = identity_->PidAsSeenBy(owner_host_tgid, reader_tid);
+  return pid.ok() ? *pid : 0;
+}
+
+}  // namespace mqsentry::sentry

@@ -1,0 +1,166 @@
+// Sentry: the supervisor's syscall side. It receives trapped mq_* calls from a Platform,
+// resolves the caller (identity, IPC namespace, descriptor), makes exactly one call into
+// the ipc/ model per handler, and answers: a value, an errno, a new descriptor on mqfs, or
+// "blocked" (the call is parked on the queue until a send/receive, its deadline, or its
+// interruption resolves it). It also implements the model's upcalls (notifications, poll
+// wake-ups) and mqfs's (close, release).
+//
+// Threads: Run() is the syscall thread. mqfs threads call the MqfsHooks methods.
+// Lock order: Sentry::mu_ -> IpcNamespace::mu_ -> Queue::mu_. mu_ is never held while
+// closing a descriptor on mqfs (a close waits for an mqfs thread that may need mu_).
+#ifndef MQSENTRY_SENTRY_SENTRY_H_
+#define MQSENTRY_SENTRY_SENTRY_H_
+
+#include <cstdint>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "ipc/accounting.h"
+#include "ipc/ipc_namespace.h"
+#include "ipc/notification.h"
+#include "ipc/queue.h"
+#include "kernel/syscall_result.h"
+#include "sentry/identity.h"
+#include "sentry/platform.h"
+#include "sentry/strace.h"
+#include "sentry/syscall_table.h"
+#include "vfs/mqfs.h"
+
+namespace mqsentry::sentry {
+
+class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
+ public:
+  struct Options {
+    // One decoded line per emulated call, or nullptr.
+    FILE* strace = nullptr;
+    // Creator of the sandbox's first IPC namespace (its mqueue root directory's owner).
+    kernel::KUid root_uid{0};
+    kernel::KGid root_gid{0};
+  };
+
+  // `mqfs` may be attached later (it needs this object as its hooks), before Run().
+  Sentry(Options options, Platform* platform, vfs::Mqfs* mqfs, IdentityReader* identity);
+  void AttachMqfs(vfs::Mqfs* mqfs) { mqfs_ = mqfs; }
+  ~Sentry() override;
+
+  // Serves trapped calls until the platform reports that no sandboxed process is left
+  // or Stop() is called. A returned error is an internal failure of the supervisor.
+  absl::Status Run();
+  void Stop();
+  // The internal failure that stopped Run(), if any.
+  absl::Status failure() const;
+
+  // ipc::QueueEvents (called under the queue's lock).
+  void NotificationFired(const ipc::Queue& queue, const ipc::NotificationFiring& f) override;
+  void NotificationRemoved(const ipc::Queue& queue,
+                           const ipc::NotificationRegistration& r) override;
+  void PollWake(const ipc::Queue& queue) override;
+
+  // vfs::MqfsHooks (mqfs threads).
+  void OnFlush(const std::shared_ptr<ipc::QueueInode>& inode, ipc::IpcNamespace& ns,
+               int32_t tid) override;
+  void OnRelease(const std::shared_ptr<ipc::QueueInode>& inode, ipc::IpcNamespace& ns) override;
+  int32_t NotifyPidFor(int32_t reader_tid, int32_t owner_host_tgid) override;
+
+ private:
+  // A call parked on a queue's waiter list.
+  struct Parked {
+    TrappedCall call;
+    const SyscallEntry* entry = nullptr;
+    std::shared_ptr<ipc::QueueInode> inode;
+    ipc::WaiterId waiter;
+    bool is_send = false;
+    uint64_t buffer = 0;  // receive: msg_ptr
+    uint64_t prio_ptr = 0;
+    kernel::Deadline deadline = kernel::Deadline::Infinite();
+    std::string trace;  // the strace call text, for the "resumed" line
+  };
+
+  // The descriptor argument resolved (architecture "A trapped call", step 4).
+  struct Descriptor {
+    std::shared_ptr<ipc::QueueInode> inode;
+    std::shared_ptr<ipc::IpcNamespace> ns;
+    int flags = 0;  // F_GETFL of the open description
+  };
+
+  // What a signal or a SIGEV_THREAD datagram needs, collected under locks and sent after.
+  struct PendingDelivery {
+    ipc::NotificationFiring firing;
+    bool removed = false;  // SIGEV_THREAD NOTIFY_REMOVED
+  };
+
+  void Dispatch(const TrappedCall& call);
+  void HandleOpen(const TrappedCall& call, const SyscallEntry& e);
+  void HandleUnlink(const TrappedCall& call, const SyscallEntry& e);
+  void HandleTimedSend(const TrappedCall& call, const SyscallEntry& e);
+  void HandleTimedReceive(const TrappedCall& call, const SyscallEntry& e);
+  void HandleNotify(const TrappedCall& call, const SyscallEntry& e);
+  void HandleGetSetAttr(const TrappedCall& call, const SyscallEntry& e);
+
+  // Answers and traces. False if the caller was interrupted (nothing delivered).
+  bool Reply(const TrappedCall& call, const std::string& trace, kernel::SyscallResult r);
+  // Resolves a descriptor argument; EBADF for anything that is not an open mq
+  // descriptor (including O_PATH).
+  std::optional<Descriptor> ResolveFd(const TrappedCall& call, int fd, int* err);
+  // Reads an absolute timeout: EFAULT / EINVAL, or the deadline (spec §5.1 step 1).
+  int ReadDeadline(const TrappedCall& call, const SyscallEntry& e, uint64_t addr,
+                   kernel::Deadline* out);
+  // The registry of the caller's IPC namespace, created on first use.
+  absl::StatusOr<std::shared_ptr<ipc::IpcNamespace>> NamespaceOf(const CallerIdentity& id);
+
+  // Completing parked calls (the undo protocol of ipc/queue.h).
+  void DeliverHandoff(ipc::Queue& queue, ipc::Handoff handoff);
+  void CompleteRefill(ipc::Queue& queue, std::optional<ipc::Refill> refill);
+  // Writes a received message to the caller; false = EFAULT (the message is lost).
+  bool CopyOutMessage(int32_t tid, uint64_t buffer, uint64_t prio_ptr, const ipc::Message& m);
+  void Park(Parked parked);
+  std::optional<Parked> Unpark(uint64_t call_id);
+  // Parked calls whose callers moved on (a new call from the same thread, or gone).
+  void DropStaleParkedFor(int32_t tid);
+  void ExpireDeadlines();
+  void ArmTimer() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FlushDeliveries();
+  absl::StatusOr<CallerIdentity> ReadIdentity(int32_t tid);
+  // An internal failure: logged, and the sandbox is torn down (never a guessed errno).
+  void Fail(absl::Status status);
+
+  const Options options_;
+  Platform* const platform_;
+  vfs::Mqfs* mqfs_;
+  IdentityReader* const identity_;
+  Strace strace_;
+  int timer_fd_ = -1;
+  int stop_fd_ = -1;
+
+  std::shared_ptr<ipc::UserAccounting> accounting_ = std::make_shared<ipc::UserAccounting>();
+
+  // IdentityReader is not thread-safe; the syscall thread and mqfs threads share it.
+  absl::Mutex identity_mu_;
+
+  mutable absl::Mutex mu_;
+  absl::Status failure_ ABSL_GUARDED_BY(mu_);
+  struct Registry {
+    int ns_fd = -1;  // held so the namespace inode cannot be recycled
+    std::shared_ptr<ipc::IpcNamespace> ns;
+  };
+  absl::flat_hash_map<NsId, Registry> registries_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, Parked> parked_ ABSL_GUARDED_BY(mu_);  // by call id
+  absl::flat_hash_map<int32_t, uint64_t> parked_by_tid_ ABSL_GUARDED_BY(mu_);
+  std::multimap<int64_t, uint64_t> deadlines_ ABSL_GUARDED_BY(mu_);  // ns -> call id
+  // A leaf lock: model upcalls run under the queue's lock and only append here.
+  absl::Mutex deliveries_mu_;
+  std::vector<PendingDelivery> deliveries_ ABSL_GUARDED_BY(deliveries_mu_);
+  uint64_t next_namespace_id_ ABSL_GUARDED_BY(mu_) = 1;
+  bool first_namespace_ ABSL_GUARDED_BY(mu_) = true;
+};
+
+}  // namespace mqsentry::sentry
+
+#endif  // MQSENTRY_SENTRY_SENTRY_H_

@@ -1,0 +1,83 @@
+// The syscall table: numbers from kernel/abi.h for the x86-64, x32 and i386 ABIs.
+#include "sentry/syscall_table.h"
+
+#include <algorithm>
+#include <tuple>
+
+#include "kernel/abi.h"
+
+namespace mqsentry::sentry {
+namespace {
+
+namespace abi = kernel::abi;
+
+std::vector<SyscallEntry> BuildTable() {
+  std::vector<SyscallEntry> t;
+  auto add_native = [&t](Arch arch, const abi::MqSyscallNumbers& n, bool compat_notify) {
+    t.push_back({"mq_open", MqCall::kOpen, arch, n.mq_open});
+    t.push_back({"mq_unlink", MqCall::kUnlink, arch, n.mq_unlink});
+    t.push_back({"mq_timedsend", MqCall::kTimedSend, arch, n.mq_timedsend});
+    t.push_back({"mq_timedreceive", MqCall::kTimedReceive, arch, n.mq_timedreceive});
+    SyscallEntry notify{"mq_notify", MqCall::kNotify, arch, n.mq_notify};
+    notify.compat_sigevent = compat_notify;
+    t.push_back(notify);
+    t.push_back({"mq_getsetattr", MqCall::kGetSetAttr, arch, n.mq_getsetattr});
+  };
+  add_native(Arch::kX86_64, abi::kX86_64Syscalls, false);
+  // x32 uses the 64-bit layouts except for mq_notify's sigevent (spec §1.1).
+  add_native(Arch::kX32, abi::kX32Syscalls, true);
+
+  // i386: every layout is the compat one.
+  const abi::MqSyscallNumbers& n = abi::kI386Syscalls;
+  auto compat = [](SyscallEntry e, bool time32) {
+    e.compat_attr = true;
+    e.compat_sigevent = true;
+    e.compat_sizes = true;
+    e.time32 = time32;
+    return e;
+  };
+  t.push_back(compat({"mq_open", MqCall::kOpen, Arch::kI386, n.mq_open}, false));
+  t.push_back(compat({"mq_unlink", MqCall::kUnlink, Arch::kI386, n.mq_unlink}, false));
+  t.push_back(compat({"mq_timedsend", MqCall::kTimedSend, Arch::kI386, n.mq_timedsend}, true));
+  t.push_back(compat(
+      {"mq_timedreceive", MqCall::kTimedReceive, Arch::kI386, n.mq_timedreceive}, true));
+  t.push_back(compat({"mq_notify", MqCall::kNotify, Arch::kI386, n.mq_notify}, false));
+  t.push_back(
+      compat({"mq_getsetattr", MqCall::kGetSetAttr, Arch::kI386, n.mq_getsetattr}, false));
+  t.push_back(compat({"mq_timedsend_time64", MqCall::kTimedSend, Arch::kI386,
+                      n.mq_timedsend_time64},
+                     false));
+  t.push_back(compat({"mq_timedreceive_time64", MqCall::kTimedReceive, Arch::kI386,
+                      n.mq_timedreceive_time64},
+                     false));
+  std::sort(t.begin(), t.end(), [](const SyscallEntry& a, const SyscallEntry& b) {
+    return std::tuple(static_cast<int>(a.arch), a.nr) <
+           std::tuple(static_cast<int>(b.arch), b.nr);
+  });
+  return t;
+}
+
+}  // namespace
+
+const std::vector<SyscallEntry>& SyscallTable() {
+  static const std::vector<SyscallEntry>* table = new std::vector<SyscallEntry>(BuildTable());
+  return *table;
+}
+
+const SyscallEntry* LookupSyscall(Arch arch, int nr) {
+  const auto& t = SyscallTable();
+  auto it = std::lower_bound(t.begin(), t.end(), std::tuple(static_cast<int>(arch), nr),
+                             [](const SyscallEntry& e, const std::tuple<int, int>& key) {
+                               return std::tuple(static_cast<int>(e.arch), e.nr) < key;
+                             });
+  if (it == t.end() || it->arch != arch || it->nr != nr) return nullptr;
+  return &*it;
+}
+
+std::vector<FilterRule> FilterRules() {
+  std::vector<FilterRule> rules;
+  for (const SyscallEntry& e : SyscallTable()) rules.push_back(FilterRule{e.arch, e.nr});
+  return rules;
+}
+
+}  // namespace mqsentry::sentry

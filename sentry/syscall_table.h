@@ -1,0 +1,40 @@
+// The one declarative table of the system calls mqsentry traps: their number on every
+// ABI, how to decode their arguments, and which handler answers them. The seccomp filter
+// (FilterRules) and the dispatcher (Lookup) are both generated from it, so they cannot
+// drift apart (../shared/design/style.md habit 4).
+#ifndef MQSENTRY_SENTRY_SYSCALL_TABLE_H_
+#define MQSENTRY_SENTRY_SYSCALL_TABLE_H_
+
+#include <optional>
+#include <vector>
+
+#include "sentry/arch.h"
+#include "sentry/seccomp_filter.h"
+
+namespace mqsentry::sentry {
+
+enum class MqCall { kOpen, kUnlink, kTimedSend, kTimedReceive, kNotify, kGetSetAttr };
+
+// How the handler decodes the arguments of one (arch, number).
+struct SyscallEntry {
+  const char* name;   // as strace prints it
+  MqCall call;
+  Arch arch;
+  int nr;
+  // i386 and x32 differ from x86-64 in these layouts (spec §1.1 "Compat differences").
+  bool compat_attr = false;      // 32-bit struct mq_attr (i386)
+  bool compat_sigevent = false;  // 32-bit struct sigevent (i386, x32 mq_notify)
+  bool time32 = false;           // old_timespec32 timeout (i386 279/280)
+  bool compat_sizes = false;     // 32-bit pointers and size_t (i386)
+};
+
+// Every trapped (arch, number), sorted by arch then number.
+const std::vector<SyscallEntry>& SyscallTable();
+// The entry for a trapped call, or nullopt for a call the filter should never trap.
+const SyscallEntry* LookupSyscall(Arch arch, int nr);
+// The seccomp rules that trap exactly the table's calls.
+std::vector<FilterRule> FilterRules();
+
+}  // namespace mqsentry::sentry
+
+#endif  // MQSENTRY_SENTRY_SYSCALL_TABLE_H_
