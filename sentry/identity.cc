@@ -1,4 +1,4 @@
-// IdentityReader: /proc/<tid>/{status,stat,ns/*,uid_map,gid_map}, prlimit(2) and the nsfs
+// IdentityReader: /proc/<tid>/{status,stat,limits,ns/*,uid_map,gid_map} and the nsfs
 // ioctls (NS_GET_PARENT, NS_GET_OWNER_UID), turned into kernel:: model values.
 //
 // What is exact and what is approximated:
@@ -25,6 +25,8 @@
 //  - ProcessRef: keyed by (tgid, start time in clock ticks). Two processes would share a
 //    key only if a pid were recycled within one tick (10 ms), which needs pid_max pids to
 //    be used up in that time.
+//  - rlimit_msgqueue of the caller: exact (/proc/<tid>/limits rather than prlimit(2),
+//    which needs CAP_SYS_RESOURCE; see ReadMsgqueueRlimitAt()).
 //  - sched_prio: exact (task->prio, field 18 + 100).
 //  - PidAsSeenBy: exact (NSpid plus an NS_GET_PARENT walk proving the nesting).
 #include "sentry/identity.h"
@@ -53,10 +55,12 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "ipc/notification.h"
 #include "kernel/capabilities.h"
@@ -103,9 +107,7 @@ class UniqueFd {
   int fd_ = -1;
 };
 
-absl::Status Errno(int err, absl::string_view what) {
-  return absl::ErrnoToStatus(err, what);
-}
+absl::Status Errno(int err, absl::string_view what) { return absl::ErrnoToStatus(err, what); }
 
 absl::StatusOr<UniqueFd> OpenProcDir(int32_t pid) {
   if (pid <= 0) return absl::InvalidArgumentError(absl::StrCat("bad pid ", pid));
@@ -115,10 +117,7 @@ absl::StatusOr<UniqueFd> OpenProcDir(int32_t pid) {
   return UniqueFd(fd);
 }
 
-absl::StatusOr<std::string> ReadFileAt(int dir, const char* name) {
-  int fd = openat(dir, name, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return Errno(errno, absl::StrCat("open ", name));
-  UniqueFd closer(fd);
+absl::StatusOr<std::string> ReadAll(int fd, const char* name) {
   std::string out;
   char buf[4096];
   for (;;) {
@@ -131,6 +130,17 @@ absl::StatusOr<std::string> ReadFileAt(int dir, const char* name) {
     out.append(buf, static_cast<size_t>(n));
   }
   return out;
+}
+
+absl::StatusOr<UniqueFd> OpenAt(int dir, const char* name) {
+  int fd = openat(dir, name, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Errno(errno, absl::StrCat("open ", name));
+  return UniqueFd(fd);
+}
+
+absl::StatusOr<std::string> ReadFileAt(int dir, const char* name) {
+  ASSIGN_OR_RETURN(UniqueFd fd, OpenAt(dir, name));
+  return ReadAll(fd.get(), name);
 }
 
 NsId ToNsId(const struct stat& st) {
@@ -225,8 +235,8 @@ absl::StatusOr<ProcStatus> ParseStatus(absl::string_view text) {
 // The fields of /proc/<pid>/stat after "(comm)", which may itself hold spaces and
 // parentheses: field N (1-based, as proc(5) numbers them) is fields[N - 3].
 struct ProcStat {
-  int64_t priority = 0;      // field 18
-  uint64_t start_time = 0;   // field 22
+  int64_t priority = 0;     // field 18
+  uint64_t start_time = 0;  // field 22
 };
 
 absl::StatusOr<ProcStat> ParseStat(absl::string_view text) {
@@ -250,6 +260,45 @@ absl::StatusOr<ProcStatus> ReadStatusAt(int dir) {
 absl::StatusOr<ProcStat> ReadStatAt(int dir) {
   ASSIGN_OR_RETURN(std::string text, ReadFileAt(dir, "stat"));
   return ParseStat(text);
+}
+
+// The soft RLIMIT_MSGQUEUE from /proc/<pid>/limits ("Max msgqueue size  <soft>  <hard>
+// bytes"). prlimit(pid, RLIMIT_MSGQUEUE, NULL, &old) gives the same value but needs
+// CAP_SYS_RESOURCE over a task with other uids (check_prlimit_permission()), which a
+// supervisor in a container or under a capability bounding set may lack; the limits file
+// is world-readable, and read through the thread's /proc directory it cannot belong to a
+// recycled pid.
+absl::StatusOr<uint64_t> ReadMsgqueueRlimitAt(int dir) {
+  ASSIGN_OR_RETURN(std::string text, ReadFileAt(dir, "limits"));
+  constexpr absl::string_view kName = "Max msgqueue size";
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (!absl::ConsumePrefix(&line, kName)) continue;
+    std::vector<absl::string_view> fields =
+        absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+    if (fields.empty()) break;
+    if (fields[0] == "unlimited") return Credentials::kRlimInfinity;
+    uint64_t soft;
+    if (!absl::SimpleAtoi(fields[0], &soft)) break;
+    return soft;
+  }
+  return absl::InternalError(absl::StrCat("no \"", kName, "\" in /proc/<pid>/limits"));
+}
+
+// Text of uid_map and gid_map of the task at `proc_dir`, if it is still in the user
+// namespace `expected` once both files are open (an open map file stays bound to the
+// namespace the task was in at open time). A task can only ever move from a user
+// namespace into one of its descendants (setns needs CAP_SYS_ADMIN in the target, which
+// no task holds in an ancestor of its own namespace), so finding it in `expected` after
+// the opens means it was there during them. nullopt if it has moved.
+absl::StatusOr<std::optional<std::pair<std::string, std::string>>> ReadMapsOfTask(
+    int proc_dir, const NsId& expected) {
+  ASSIGN_OR_RETURN(UniqueFd uid_fd, OpenAt(proc_dir, "uid_map"));
+  ASSIGN_OR_RETURN(UniqueFd gid_fd, OpenAt(proc_dir, "gid_map"));
+  ASSIGN_OR_RETURN(NsId now, StatNsAt(proc_dir, "ns/user"));
+  if (now != expected) return std::nullopt;
+  ASSIGN_OR_RETURN(std::string uid_map, ReadAll(uid_fd.get(), "uid_map"));
+  ASSIGN_OR_RETURN(std::string gid_map, ReadAll(gid_fd.get(), "gid_map"));
+  return std::make_pair(std::move(uid_map), std::move(gid_map));
 }
 
 // Re-expresses a map whose lower ids are in the supervisor's namespace `reader` with
@@ -290,14 +339,18 @@ uint64_t ToModelRlimit(rlim_t v) {
 // Text of uid_map and gid_map of the user namespace `ns_fd`, as the supervisor sees
 // them, for a namespace no known task lives in: a helper process joins the namespace
 // and the supervisor reads the helper's maps. The helper is a raw clone() without an
-// exit signal, so a SIGCHLD handler reaping with waitpid(-1) cannot take it from us, and
-// it only makes async-signal-safe calls (the supervisor is multithreaded).
+// exit signal and with a pidfd, so neither a SIGCHLD handler reaping with waitpid(-1)
+// nor a recycled pid can interfere, and it makes only async-signal-safe calls (the
+// supervisor is multithreaded).
 absl::StatusOr<std::pair<std::string, std::string>> ReadMapsViaHelper(int ns_fd) {
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0) return Errno(errno, "pipe2");
   UniqueFd read_end(pipe_fds[0]);
   UniqueFd write_end(pipe_fds[1]);
-  const long pid = syscall(SYS_clone, 0L, nullptr, nullptr, nullptr, nullptr);
+  int pidfd = -1;
+  // x86-64 argument order: flags, stack, parent_tid (receives the pidfd), child_tid, tls.
+  const long pid = syscall(SYS_clone, static_cast<unsigned long>(CLONE_PIDFD), nullptr, &pidfd,
+                           nullptr, nullptr);
   if (pid < 0) return Errno(errno, "clone map helper");
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -305,6 +358,7 @@ absl::StatusOr<std::pair<std::string, std::string>> ReadMapsViaHelper(int ns_fd)
     (void)!write(pipe_fds[1], &err, sizeof(err));
     for (;;) pause();
   }
+  UniqueFd helper(pidfd);
   write_end.Reset();
   absl::StatusOr<std::pair<std::string, std::string>> result;
   int err = 0;
@@ -324,8 +378,11 @@ absl::StatusOr<std::pair<std::string, std::string>> ReadMapsViaHelper(int ns_fd)
       return std::make_pair(std::move(uid_map), std::move(gid_map));
     }();
   }
-  kill(static_cast<pid_t>(pid), SIGKILL);
-  while (waitpid(static_cast<pid_t>(pid), nullptr, __WALL) < 0 && errno == EINTR) {
+  syscall(SYS_pidfd_send_signal, helper.get(), SIGKILL, nullptr, 0);
+  siginfo_t info;
+  while (waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(helper.get()), &info,
+                WEXITED | __WALL) < 0 &&
+         errno == EINTR) {
   }
   return result;
 }
@@ -341,7 +398,7 @@ struct IdentityReader::CachedUserNs {
 IdentityReader::IdentityReader(std::optional<std::pair<IdMap, IdMap>> supervisor_user_ns_maps,
                                KUid supervisor_uid, KGid supervisor_gid)
     : supervisor_ns_(UserNamespace::Initial()) {
-  absl::StatusOr<NsId> own = [] () -> absl::StatusOr<NsId> {
+  absl::StatusOr<NsId> own = []() -> absl::StatusOr<NsId> {
     struct stat st;
     if (stat("/proc/self/ns/user", &st) != 0) return Errno(errno, "stat /proc/self/ns/user");
     return ToNsId(st);
@@ -407,30 +464,24 @@ absl::StatusOr<CallerIdentity> IdentityReader::Read(int32_t tid) {
   c.umask = *status.umask;
   ASSIGN_OR_RETURN(c.user_ns, UserNamespaceOfDir(dir.get(), c.egid));
 
-  // The process's start time (a thread's own stat shows the thread's).
-  uint64_t start_time = 0;
-  if (status.tgid == tid) {
-    ASSIGN_OR_RETURN(ProcStat stat, ReadStatAt(dir.get()));
-    start_time = stat.start_time;
-  } else {
+  // The process's start time: a thread's own stat shows the thread's.
+  std::optional<uint64_t> start_time;
+  if (status.tgid != tid) {
     ASSIGN_OR_RETURN(UniqueFd tgid_dir, OpenProcDir(status.tgid));
-    ASSIGN_OR_RETURN(ProcStat stat, ReadStatAt(tgid_dir.get()));
-    start_time = stat.start_time;
+    ASSIGN_OR_RETURN(ProcStat tgid_stat, ReadStatAt(tgid_dir.get()));
+    start_time = tgid_stat.start_time;
   }
 
-  struct rlimit rl {};
-  if (prlimit(status.tgid, RLIMIT_MSGQUEUE, nullptr, &rl) != 0) {
-    return Errno(errno, absl::StrCat("prlimit(", status.tgid, ", RLIMIT_MSGQUEUE)"));
-  }
-  c.rlimit_msgqueue = ToModelRlimit(rl.rlim_cur);
+  ASSIGN_OR_RETURN(c.rlimit_msgqueue, ReadMsgqueueRlimitAt(dir.get()));
 
   // Read last, through the thread's directory: it succeeds only if the thread is still
-  // alive, so its tgid (which prlimit and the start time went by number) was not recycled.
+  // alive, so its tgid (by whose number the start time was read) was not recycled.
   ASSIGN_OR_RETURN(ProcStat stat, ReadStatAt(dir.get()));
   id.sched_prio = static_cast<int>(stat.priority) + 100;
+  if (!start_time.has_value()) start_time = stat.start_time;
 
   absl::MutexLock lock(&mu_);
-  id.process = ProcessRefLocked(status.tgid, start_time);
+  id.process = ProcessRefLocked(status.tgid, *start_time);
   return id;
 }
 
@@ -440,8 +491,7 @@ absl::StatusOr<int32_t> IdentityReader::TgidOf(int32_t tid) {
   return status.tgid;
 }
 
-absl::StatusOr<std::shared_ptr<const UserNamespace>> IdentityReader::UserNamespaceOf(
-    int32_t tid) {
+absl::StatusOr<std::shared_ptr<const UserNamespace>> IdentityReader::UserNamespaceOf(int32_t tid) {
   RETURN_IF_ERROR(init_status_);
   ASSIGN_OR_RETURN(UniqueFd dir, OpenProcDir(tid));
   ASSIGN_OR_RETURN(ProcStatus status, ReadStatusAt(dir.get()));
@@ -468,8 +518,10 @@ absl::StatusOr<std::shared_ptr<const UserNamespace>> IdentityReader::UserNamespa
   return ns;
 }
 
-absl::StatusOr<std::shared_ptr<const UserNamespace>> IdentityReader::ResolveLocked(
-    int ns_fd, int proc_dir, KGid group_hint, int depth) {
+absl::StatusOr<std::shared_ptr<const UserNamespace>> IdentityReader::ResolveLocked(int ns_fd,
+                                                                                   int proc_dir,
+                                                                                   KGid group_hint,
+                                                                                   int depth) {
   ASSIGN_OR_RETURN(NsId ns_id, StatNsFd(ns_fd));
   if (ns_id == supervisor_ns_id_) return supervisor_ns_;
   if (depth > kMaxUserNsDepth) {
@@ -501,17 +553,15 @@ absl::StatusOr<std::shared_ptr<const UserNamespace>> IdentityReader::ResolveLock
 
   // The maps. Lower ids are printed in the reader's namespace (the supervisor's): kernel
   // ids in the default mode.
-  std::string uid_text, gid_text;
+  std::optional<std::pair<std::string, std::string>> texts;
   if (proc_dir >= 0) {
-    ASSIGN_OR_RETURN(uid_text, ReadFileAt(proc_dir, "uid_map"));
-    ASSIGN_OR_RETURN(gid_text, ReadFileAt(proc_dir, "gid_map"));
-  } else {
-    ASSIGN_OR_RETURN(auto maps, ReadMapsViaHelper(ns_fd));
-    uid_text = std::move(maps.first);
-    gid_text = std::move(maps.second);
+    ASSIGN_OR_RETURN(texts, ReadMapsOfTask(proc_dir, ns_id));
   }
-  ASSIGN_OR_RETURN(IdMap uid_map, IdMap::Parse(uid_text));
-  ASSIGN_OR_RETURN(IdMap gid_map, IdMap::Parse(gid_text));
+  if (!texts.has_value()) {
+    ASSIGN_OR_RETURN(texts, ReadMapsViaHelper(ns_fd));
+  }
+  ASSIGN_OR_RETURN(IdMap uid_map, IdMap::Parse(texts->first));
+  ASSIGN_OR_RETURN(IdMap gid_map, IdMap::Parse(texts->second));
   if (!supervisor_ns_->is_initial()) {
     ASSIGN_OR_RETURN(uid_map, ToKernelMap(uid_map, supervisor_ns_->uid_map()));
     ASSIGN_OR_RETURN(gid_map, ToKernelMap(gid_map, supervisor_ns_->gid_map()));

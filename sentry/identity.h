@@ -49,7 +49,8 @@ struct CallerIdentity {
   ipc::ProcessRef process;
   // ruid/euid/suid/fsuid, gids, supplementary groups, CapEff/CapPrm/CapInh and Umask from
   // /proc/<tid>/status; user_ns from UserNamespaceOf(); rlimit_msgqueue is the soft
-  // RLIMIT_MSGQUEUE of the process (RLIM_INFINITY -> Credentials::kRlimInfinity).
+  // RLIMIT_MSGQUEUE of the process from /proc/<tid>/limits ("unlimited" ->
+  // Credentials::kRlimInfinity).
   kernel::Credentials cred;
   NsId ipc_ns;
   NsId pid_ns;
@@ -67,8 +68,7 @@ class IdentityReader {
   // child, owned by `supervisor_uid`. nullopt: the supervisor's user namespace is the
   // model's initial one. Construct the reader after entering that namespace.
   explicit IdentityReader(
-      std::optional<std::pair<kernel::IdMap, kernel::IdMap>> supervisor_user_ns_maps =
-          std::nullopt,
+      std::optional<std::pair<kernel::IdMap, kernel::IdMap>> supervisor_user_ns_maps = std::nullopt,
       kernel::KUid supervisor_uid = kernel::KUid(0), kernel::KGid supervisor_gid = kernel::KGid(0));
   ~IdentityReader();
   IdentityReader(const IdentityReader&) = delete;

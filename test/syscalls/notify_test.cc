@@ -11,6 +11,7 @@
 #include <mqueue.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/signalfd.h>
@@ -24,6 +25,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -68,12 +70,25 @@ bool SignalIsPending(int sig) {
   return sigismember(&pending, sig) == 1;
 }
 
-// Test fixture: the notification signal is blocked and drained around every test.
+std::atomic<int> g_stray_signals{0};
+void StraySignalHandler(int) { g_stray_signals++; }
+
+// Test fixture: the notification signal is blocked (in this thread, and so in every thread
+// a test creates) and drained around every test. A handler is installed too, so that a
+// delivery to some thread that has it unblocked (glibc's SIGEV_THREAD function threads
+// unblock everything) is counted as a failure instead of killing the binary.
 class MqNotify : public ::testing::Test {
  protected:
-  void SetUp() override { DrainPendingSignal(NotifySignal()); }
-  void TearDown() override { DrainPendingSignal(NotifySignal()); }
+  void SetUp() override {
+    g_stray_signals = 0;
+    DrainPendingSignal(NotifySignal());
+  }
+  void TearDown() override {
+    DrainPendingSignal(NotifySignal());
+    EXPECT_EQ(g_stray_signals.load(), 0) << "the notification signal reached another thread";
+  }
 
+  ScopedSigaction handler_{NotifySignal(), StraySignalHandler, 0};
   ScopedSignalBlock block_{NotifySignal()};
 };
 
@@ -536,6 +551,13 @@ struct ThreadNotifyResult {
 };
 ThreadNotifyResult* g_thread_result = nullptr;
 
+// Waits until the SIGEV_THREAD function thread has exited: it runs with every signal
+// unblocked, so it must be gone before a later test raises the notification signal.
+void WaitForThreadExit(pid_t tid) {
+  const std::string path = "/proc/self/task/" + std::to_string(tid);
+  for (int i = 0; i < 10000 && access(path.c_str(), F_OK) == 0; ++i) SleepMs(1);
+}
+
 void ThreadNotifyFunction(union sigval sv) {
   std::lock_guard<std::mutex> lock(g_thread_result->mu);
   g_thread_result->calls++;
@@ -581,6 +603,7 @@ TEST_F(MqNotify, SigevThreadThroughGlibcRunsFunction_Spec6_3) {
   ASSERT_THAT(Receive(q.fd(), &msg), SyscallSucceeds());
   ASSERT_EQ(mq_notify(q.fd(), &sev), 0) << ErrnoName(errno);
   ASSERT_EQ(mq_notify(q.fd(), nullptr), 0) << ErrnoName(errno);
+  WaitForThreadExit(result.tid);
   g_thread_result = nullptr;
 }
 
@@ -605,6 +628,9 @@ TEST_F(MqNotify, SigevThreadWithAttributes_Spec1_6) {
   std::unique_lock<std::mutex> lock(result.mu);
   ASSERT_TRUE(result.cv.wait_for(lock, std::chrono::seconds(10), [&] { return result.calls > 0; }));
   EXPECT_EQ(result.value, reinterpret_cast<void*>(0xabc));
+  const pid_t tid = result.tid;
+  lock.unlock();
+  WaitForThreadExit(tid);
   g_thread_result = nullptr;
 }
 
@@ -722,6 +748,238 @@ TEST_F(MqNotify, RawSigevThreadFailedRegistrationSendsNothing_Spec6_1) {
   EXPECT_THAT(RawMqNotify(kBadFd, &sev), SyscallFailsWithErrno(EBADF));
   unsigned char buf[64];
   EXPECT_THAT(recv(nl.get(), buf, sizeof(buf), MSG_DONTWAIT), SyscallFailsWithErrno(EAGAIN));
+}
+
+// §6.2 corner case: "Exec with the fd kept. The owner clears FD_CLOEXEC and execs. The
+// registration survives the exec, but when it fires no signal is sent (the exec generation
+// differs) and it is consumed." SIGUSR1 with its default action would kill the shell.
+TEST_F(MqNotify, RegistrationSurvivesExecWithFdKeptButDeliversNothing_Spec6_2) {
+  TestQueue q;
+  ASSERT_QUEUE_OK(q);
+  int pipefd[2];
+  ASSERT_THAT(pipe(pipefd), SyscallSucceeds());
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    signal(SIGUSR1, SIG_DFL);
+    const struct sigevent sev = SignalEvent(SIGUSR1);
+    if (RawMqNotify(q.fd(), &sev) != 0) _exit(2);
+    // Every descriptor of the queue in this process must survive the exec.
+    if (fcntl(q.fd(), F_SETFD, 0) != 0) _exit(3);
+    dup2(pipefd[0], 0);
+    close(pipefd[1]);
+    execl("/bin/sh", "sh", "-c", "read x", static_cast<char*>(nullptr));
+    _exit(4);
+  }
+  close(pipefd[0]);
+  ScopedFd writer(pipefd[1]);
+  ASSERT_TRUE(WaitUntilBlockedInSyscall(child, SYS_read));
+  EXPECT_THAT(StatusLine(q.fd()), ::testing::HasSubstr("SIGNO:" + std::to_string(SIGUSR1) + " "));
+  EXPECT_THAT(StatusLine(q.fd()),
+              ::testing::HasSubstr("NOTIFY_PID:" + std::to_string(child) + " "));
+  const struct sigevent none = NoneEvent();
+  EXPECT_THAT(RawMqNotify(q.fd(), &none), SyscallFailsWithErrno(EBUSY));
+  ASSERT_THAT(Send(q.fd(), "after-exec"), SyscallSucceeds());
+  // Consumed without a signal: the shell is still alive and asleep in read().
+  EXPECT_THAT(StatusLine(q.fd()), ::testing::HasSubstr("NOTIFY_PID:0 "));
+  EXPECT_THAT(RawMqNotify(q.fd(), &none), SyscallSucceeds());
+  EXPECT_TRUE(WaitUntilBlockedInSyscall(child, SYS_read));
+  ASSERT_THAT(write(writer.get(), "\n", 1), SyscallSucceeds());
+  EXPECT_CHILD_OK(WaitChild(child));
+}
+
+int RegisterAndExit(void* arg) {
+  const struct sigevent sev = SignalEvent(NotifySignal());
+  return RawMqNotify(*static_cast<int*>(arg), &sev) == 0 ? 0 : 1;
+}
+
+// §6.2 corner case: "Stale owner. The owner shares its fd table with another process
+// (clone(CLONE_FILES) without CLONE_THREAD) and exits. Nothing is closed, so the registration
+// survives with a dead owner: NOTIFY_PID still shows the old number; other processes get
+// EBUSY; the next empty->non-empty transition consumes it silently."
+TEST_F(MqNotify, RegistrationOfExitedCloneFilesOwnerSurvives_Spec6_2) {
+  TestQueue q;
+  ASSERT_QUEUE_OK(q);
+  int fd = q.fd();
+  std::vector<char> stack(256 * 1024);
+  const pid_t child =
+      clone(RegisterAndExit, stack.data() + stack.size(), CLONE_FILES | SIGCHLD, &fd);
+  ASSERT_THAT(child, SyscallSucceeds());
+  ASSERT_CHILD_OK(WaitChild(child));
+  EXPECT_THAT(StatusLine(q.fd()),
+              ::testing::HasSubstr("NOTIFY_PID:" + std::to_string(child) + " "));
+  const struct sigevent sev = SignalEvent(NotifySignal());
+  EXPECT_THAT(RawMqNotify(q.fd(), &sev), SyscallFailsWithErrno(EBUSY));
+  // Not the owner: NULL is a silent no-op.
+  EXPECT_THAT(RawMqNotify(q.fd(), nullptr), SyscallSucceeds());
+  EXPECT_THAT(RawMqNotify(q.fd(), &sev), SyscallFailsWithErrno(EBUSY));
+  ASSERT_THAT(Send(q.fd(), "stale"), SyscallSucceeds());
+  EXPECT_FALSE(SignalIsPending(NotifySignal()));
+  EXPECT_THAT(StatusLine(q.fd()), ::testing::HasSubstr("NOTIFY_PID:0 "));
+  EXPECT_THAT(RawMqNotify(q.fd(), &sev), SyscallSucceeds());
+}
+
+// §6.3: "si_pid = the sending process's TGID as seen in the owner's PID namespace, or 0 if
+// the sender is not visible there. [E: owner inside a child pid namespace, sender in the
+// parent namespace -> si_pid=0]"; §8.1: NOTIFY_PID is relative to the reader.
+TEST_F(MqNotify, SiPidIsZeroWhenSenderIsOutsideOwnersPidNamespace_Spec6_3) {
+  TestQueue q;
+  ASSERT_QUEUE_OK(q);
+  int ready[2], report[2];
+  ASSERT_THAT(pipe2(ready, O_CLOEXEC), SyscallSucceeds());
+  ASSERT_THAT(pipe2(report, O_CLOEXEC), SyscallSucceeds());
+  ScopedFd ready_r(ready[0]), ready_w(ready[1]), report_r(report[0]), report_w(report[1]);
+  const pid_t middle = ForkChild([&]() -> int {
+    CHILD_CHECK_OK(unshare(CLONE_NEWPID));
+    const pid_t owner = ForkChild([&]() -> int {  // pid 1 of the new PID namespace
+      CHILD_CHECK_EQ(getpid(), 1);
+      const struct sigevent sev = SignalEvent(NotifySignal(), reinterpret_cast<void*>(77));
+      CHILD_CHECK_OK(RawMqNotify(q.fd(), &sev));
+      CHILD_CHECK(StatusLine(q.fd()).find("NOTIFY_PID:1 ") != std::string::npos);
+      CHILD_CHECK_EQ(write(ready_w.get(), "r", 1), 1);
+      siginfo_t info;
+      memset(&info, 0, sizeof(info));
+      CHILD_CHECK(WaitForSignal(NotifySignal(), &info, 20000));
+      CHILD_CHECK_EQ(info.si_code, SI_MESGQ);
+      CHILD_CHECK_EQ(info.si_pid, 0);
+      CHILD_CHECK_EQ(info.si_value.sival_ptr, reinterpret_cast<void*>(77));
+      return 0;
+    });
+    CHILD_CHECK_OK(owner);
+    CHILD_CHECK_EQ(write(report_w.get(), &owner, sizeof(owner)),
+                   static_cast<ssize_t>(sizeof(owner)));
+    return WaitChild(owner);
+  });
+  ASSERT_GT(middle, 0);
+  pid_t owner = 0;
+  ASSERT_THAT(read(report_r.get(), &owner, sizeof(owner)), SyscallSucceedsWithValue(sizeof(owner)));
+  char c;
+  ASSERT_THAT(read(ready_r.get(), &c, 1), SyscallSucceedsWithValue(1));
+  // This reader sees the owner by its pid in this (the parent) namespace.
+  EXPECT_THAT(StatusLine(q.fd()),
+              ::testing::HasSubstr("NOTIFY_PID:" + std::to_string(owner) + " "));
+  ASSERT_THAT(Send(q.fd(), "from-outside"), SyscallSucceeds());
+  EXPECT_CHILD_OK(WaitChild(middle));
+}
+
+// §6.3: "the reverse case gave the sender's pid in the parent (global) namespace"; §8.1 "[E:
+// a reader in a child pid namespace saw 0.]"
+TEST_F(MqNotify, SiPidIsTheSendersPidInTheOwnersNamespace_Spec6_3) {
+  TestQueue q;
+  ASSERT_QUEUE_OK(q);
+  const struct sigevent sev = SignalEvent(NotifySignal());
+  ASSERT_THAT(RawMqNotify(q.fd(), &sev), SyscallSucceeds());
+  int report[2];
+  ASSERT_THAT(pipe2(report, O_CLOEXEC), SyscallSucceeds());
+  ScopedFd report_r(report[0]), report_w(report[1]);
+  const pid_t middle = ForkChild([&]() -> int {
+    CHILD_CHECK_OK(unshare(CLONE_NEWPID));
+    const pid_t sender = ForkChild([&]() -> int {
+      CHILD_CHECK_EQ(getpid(), 1);
+      // The owner (the test process) is invisible from here.
+      CHILD_CHECK(StatusLine(q.fd()).find("NOTIFY_PID:0 ") != std::string::npos);
+      CHILD_CHECK_OK(RawMqTimedSend(q.fd(), "inner", 5, 0, nullptr));
+      return 0;
+    });
+    CHILD_CHECK_OK(sender);
+    CHILD_CHECK_EQ(write(report_w.get(), &sender, sizeof(sender)),
+                   static_cast<ssize_t>(sizeof(sender)));
+    return WaitChild(sender);
+  });
+  ASSERT_GT(middle, 0);
+  pid_t sender = 0;
+  ASSERT_THAT(read(report_r.get(), &sender, sizeof(sender)),
+              SyscallSucceedsWithValue(sizeof(sender)));
+  ASSERT_CHILD_OK(WaitChild(middle));
+  siginfo_t info;
+  memset(&info, 0, sizeof(info));
+  ASSERT_TRUE(WaitForSignal(NotifySignal(), &info, 10000));
+  EXPECT_EQ(info.si_code, SI_MESGQ);
+  EXPECT_EQ(info.si_pid, sender);
+}
+
+// §6.3: "si_uid = the sender's real uid mapped into the owner's user namespace recorded at
+// registration, or 65534 (overflowuid) if it is unmapped. [E: ... 65534 when the owner was
+// in a user namespace that mapped only 0.]"
+TEST_F(MqNotify, SiUidIsOverflowUidWhenSenderIsUnmapped_Spec6_3) {
+  TestQueue q;
+  ASSERT_QUEUE_OK(q);
+  int ready[2];
+  ASSERT_THAT(pipe2(ready, O_CLOEXEC), SyscallSucceeds());
+  ScopedFd ready_r(ready[0]), ready_w(ready[1]);
+  const pid_t owner = ForkChild([&]() -> int {
+    CHILD_CHECK_OK(unshare(CLONE_NEWUSER));
+    const int map = open("/proc/self/uid_map", O_WRONLY | O_CLOEXEC);
+    CHILD_CHECK_OK(map);
+    CHILD_CHECK_EQ(write(map, "0 0 1", 5), 5);
+    close(map);
+    for (int round = 0; round < 2; ++round) {
+      const struct sigevent sev = SignalEvent(NotifySignal());
+      CHILD_CHECK_OK(RawMqNotify(q.fd(), &sev));
+      CHILD_CHECK_EQ(write(ready_w.get(), "r", 1), 1);
+      siginfo_t info;
+      memset(&info, 0, sizeof(info));
+      CHILD_CHECK(WaitForSignal(NotifySignal(), &info, 20000));
+      CHILD_CHECK_EQ(info.si_code, SI_MESGQ);
+      // Round 0: real uid 0 (mapped to 0). Round 1: real uid 4321 (unmapped).
+      CHILD_CHECK_EQ(info.si_uid, round == 0 ? 0u : 65534u);
+      char buf[16];
+      CHILD_CHECK_OK(RawMqTimedReceive(q.fd(), buf, sizeof(buf), nullptr, nullptr));
+    }
+    return 0;
+  });
+  ASSERT_GT(owner, 0);
+  char c;
+  ASSERT_THAT(read(ready_r.get(), &c, 1), SyscallSucceedsWithValue(1));
+  ASSERT_THAT(Send(q.fd(), "root"), SyscallSucceeds());
+  ASSERT_THAT(read(ready_r.get(), &c, 1), SyscallSucceedsWithValue(1));
+  EXPECT_CHILD_OK(RunInChild([&]() -> int {
+    CHILD_CHECK_OK(SwitchToUser(4321, 4321));
+    CHILD_CHECK_OK(RawMqTimedSend(q.fd(), "user", 4, 0, nullptr));
+    return 0;
+  }));
+  EXPECT_CHILD_OK(WaitChild(owner));
+}
+
+std::atomic<int> g_usr1{0};
+void Usr1Handler(int) { g_usr1++; }
+
+// §6.1 step 3.3: "The cookie is charged to the socket's receive buffer. If that would go over
+// SO_RCVBUF (one cookie is always allowed), mq_notify blocks interruptibly ... A signal gives
+// -ERESTARTSYS (EINTR without SA_RESTART). [E: ... With SO_RCVBUF at the minimum (2304), the
+// second registration blocked.]"
+TEST_F(MqNotify, RawSigevThreadBlocksWhenReceiveBufferIsFull_Spec6_1) {
+  ScopedFd nl(NetlinkSocket());
+  ASSERT_THAT(nl.get(), SyscallSucceeds());
+  const int zero = 0;
+  ASSERT_THAT(setsockopt(nl.get(), SOL_SOCKET, SO_RCVBUF, &zero, sizeof(zero)), SyscallSucceeds());
+  TestQueue a, b;
+  ASSERT_QUEUE_OK(a);
+  ASSERT_QUEUE_OK(b);
+  unsigned char cookie[32] = {1};
+  const struct sigevent sev = ThreadEvent(nl.get(), cookie);
+  ASSERT_THAT(RawMqNotify(a.fd(), &sev), SyscallSucceeds());
+  ScopedSigaction sa(SIGUSR1, Usr1Handler, 0);
+  std::atomic<pid_t> tid{0};
+  std::atomic<int> result{-2}, error{0};
+  std::thread t([&] {
+    tid = gettid();
+    result = RawMqNotify(b.fd(), &sev);
+    error = errno;
+  });
+  while (tid == 0) SleepMs(1);
+  ASSERT_TRUE(WaitUntilBlockedInSyscall(tid, SYS_mq_notify));
+  ASSERT_THAT(syscall(SYS_tgkill, getpid(), tid.load(), SIGUSR1), SyscallSucceeds());
+  t.join();
+  EXPECT_EQ(result.load(), -1);
+  EXPECT_EQ(error.load(), EINTR);
+  // The interrupted registration did not happen.
+  const struct sigevent none = NoneEvent();
+  EXPECT_THAT(RawMqNotify(b.fd(), &none), SyscallSucceeds());
+  EXPECT_THAT(RawMqNotify(a.fd(), nullptr), SyscallSucceeds());
 }
 
 }  // namespace

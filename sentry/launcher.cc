@@ -1,0 +1,418 @@
+// The sandbox's init and its handshake with the supervisor.
+//
+// init is a raw clone(2) of the supervisor (no exec): it runs the code below with a copy
+// of the supervisor's memory, and everything it does is undone by its death, which, as
+// PID 1 of its PID namespace, kills every process of the sandbox.
+//
+// Control socket protocol (SOCK_SEQPACKET):
+//   init -> supervisor   "R" + SCM_RIGHTS listener      setup done
+//                        "E" + code byte + message      setup failed (absl::StatusCode)
+//   supervisor -> init   "G"                            run the program
+#include "sentry/launcher.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "sentry/fd_passing.h"
+#include "sentry/mountinfo.h"
+#include "sentry/seccomp_filter.h"
+#include "sentry/unique_fd.h"
+
+namespace mqsentry::sentry {
+namespace {
+
+constexpr size_t kMaxControlMessage = 4096;
+constexpr unsigned long kMqueueMagic = 0x19800202;  // MQUEUE_MAGIC
+// Signals init passes on to the program.
+constexpr int kForwardedSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
+
+absl::Status Errno(absl::string_view what) { return absl::ErrnoToStatus(errno, what); }
+
+int ExitCodeOf(int wait_status) {
+  if (WIFEXITED(wait_status)) return WEXITSTATUS(wait_status);
+  if (WIFSIGNALED(wait_status)) return 128 + WTERMSIG(wait_status);
+  return 128;
+}
+
+absl::Status WriteFile(const std::string& path, absl::string_view data) {
+  UniqueFd fd(open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd.valid()) return Errno(absl::StrCat("open ", path));
+  const ssize_t n = write(fd.get(), data.data(), data.size());
+  if (n < 0) return Errno(absl::StrCat("write \"", data, "\" to ", path));
+  if (static_cast<size_t>(n) != data.size()) {
+    return absl::InternalError(absl::StrCat("short write to ", path));
+  }
+  return absl::OkStatus();
+}
+
+bool HasEffectiveCapSysAdmin() {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+  if (syscall(SYS_capget, &header, data) != 0) return false;
+  return (data[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective & CAP_TO_MASK(CAP_SYS_ADMIN)) != 0;
+}
+
+// ---- init (runs in the cloned child; never returns to the caller's code) ----
+
+// Everything init needs, prepared before the clone.
+struct InitArgs {
+  const LaunchOptions* options;
+  std::vector<char*> argv;  // NULL-terminated, pointing into options->argv
+  sigset_t original_mask;
+  int control_fd;
+  int parent_pidfd;
+};
+
+// Reports a setup failure to the supervisor; returns init's exit status.
+int Fail(int control_fd, const absl::Status& status) {
+  std::string message = "E";
+  message.push_back(static_cast<char>(status.code()));
+  message.append(status.message().data(), status.message().size());
+  if (message.size() > kMaxControlMessage) message.resize(kMaxControlMessage);
+  (void)SendMessage(control_fd, message);
+  return 1;
+}
+
+// Handlers of the supervisor are meaningless in init: default them (ignored signals stay
+// ignored, for the program to inherit as from an exec). SIGCHLD must not be ignored, or
+// children would be reaped behind init's back.
+void ResetSignalHandlers() {
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    struct sigaction sa;
+    if (sigaction(sig, nullptr, &sa) != 0) continue;  // 32/33: glibc's own
+    if (sig == SIGCHLD || (sa.sa_handler != SIG_IGN && sa.sa_handler != SIG_DFL)) {
+      struct sigaction dfl = {};
+      dfl.sa_handler = SIG_DFL;
+      sigemptyset(&dfl.sa_mask);
+      sigaction(sig, &dfl, nullptr);
+    }
+  }
+}
+
+// The supervisor's close-on-exec descriptors (its listener sockets, FUSE, mqfs files...)
+// would be closed by an exec; init does not exec, so it closes them itself. Descriptors
+// without FD_CLOEXEC are the program's to inherit.
+void CloseInheritedCloexecFds(int keep) {
+  DIR* dir = opendir("/proc/self/fd");
+  if (dir == nullptr) return;
+  std::vector<int> to_close;
+  const int dir_fd = dirfd(dir);
+  while (dirent* e = readdir(dir)) {
+    char* end;
+    const long fd = std::strtol(e->d_name, &end, 10);
+    if (*end != '\0' || e->d_name[0] == '\0') continue;
+    if (fd == dir_fd || fd == keep || fd <= 2) continue;
+    const int flags = fcntl(static_cast<int>(fd), F_GETFD);
+    if (flags >= 0 && (flags & FD_CLOEXEC) != 0) to_close.push_back(static_cast<int>(fd));
+  }
+  closedir(dir);
+  for (int fd : to_close) close(fd);
+}
+
+// Detaches every mqueue mount reachable by path, so the host's queues cannot be opened
+// through the filesystem. A mount inherited from a more privileged mount namespace (the
+// unprivileged supervisor's case) is locked (umount: EINVAL) and is covered with an empty
+// read-only tmpfs instead; the cover is locked in turn for anyone who unshares a new user
+// namespace, and the program has no capability to remove it otherwise. Mounts that are
+// not on top of their mount point are unreachable already. Repeats until a pass changes
+// nothing, since detaching a mount can reveal another one below it.
+absl::Status RemoveMqueueMounts() {
+  for (int pass = 0; pass < 64; ++pass) {
+    absl::StatusOr<std::vector<MountInfo>> mounts = ReadSelfMountInfo();
+    if (!mounts.ok()) return mounts.status();
+    bool changed = false;
+    for (const MountInfo& m : *mounts) {
+      if (m.fs_type != "mqueue") continue;
+      struct stat st;
+      if (stat(m.mount_point.c_str(), &st) != 0) continue;
+      if (st.st_dev != makedev(m.major, m.minor)) continue;  // something else is on top
+      if (umount2(m.mount_point.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) == 0) {
+        changed = true;
+        continue;
+      }
+      if (errno != EINVAL && errno != EPERM) {
+        return Errno(absl::StrCat("umount ", m.mount_point, " (mqueue)"));
+      }
+      if (mount("none", m.mount_point.c_str(), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                "size=4k,nr_inodes=1,mode=000") != 0) {
+        return Errno(absl::StrCat("cover the locked mqueue mount ", m.mount_point));
+      }
+      changed = true;
+    }
+    if (!changed) return absl::OkStatus();
+  }
+  return absl::InternalError("mqueue mounts keep appearing under each other");
+}
+
+absl::Status SetUpMounts() {
+  // Nothing below may propagate back to the supervisor's (or the host's) namespace.
+  if (mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+    return Errno("make mounts private (mount / MS_REC|MS_PRIVATE)");
+  }
+  if (absl::Status s = RemoveMqueueMounts(); !s.ok()) return s;
+  // A /proc for the new PID namespace. The old one shows the host's processes (and their
+  // /proc/<pid>/root): detach it where allowed; when it is locked (unprivileged), the new
+  // one covers it.
+  (void)umount2("/proc", MNT_DETACH);
+  if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
+    return Errno("mount proc on /proc");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WriteSysctls(const LaunchOptions& options) {
+  for (const auto& [name, value] : options.sysctls) {
+    const std::string path = absl::StrCat("/proc/sys/fs/mqueue/", name);
+    absl::Status s = WriteFile(path, value);
+    if (s.ok()) continue;
+    std::string hint;
+    if (absl::IsPermissionDenied(s) && geteuid() != 0) {
+      // ipc/mq_sysctl.c: only the IPC namespace owner's root (uid 0 of its user namespace,
+      // or the host's root when that is unmapped) may write.
+      hint = " (only uid 0 of the sandbox's user namespace may write mqueue sysctls; an "
+             "unprivileged supervisor maps no uid 0)";
+    }
+    return absl::Status(s.code(), absl::StrCat("cannot set sysctl fs.mqueue.", name, "=", value,
+                                               ": ", s.message(), hint));
+  }
+  return absl::OkStatus();
+}
+
+[[noreturn]] void RunProgram(const InitArgs& a) {
+  const LaunchOptions& o = *a.options;
+  sigprocmask(SIG_SETMASK, &a.original_mask, nullptr);
+  if (o.gid.has_value()) {
+    // With setgroups "deny" (an unprivileged supervisor's user namespace) the groups
+    // cannot change, and are not the caller's to lose anyway.
+    if (setgroups(0, nullptr) != 0 && errno != EPERM) {
+      std::fprintf(stderr, "mqsentry: setgroups: %s\n", std::strerror(errno));
+      _exit(127);
+    }
+    if (setresgid(*o.gid, *o.gid, *o.gid) != 0) {
+      std::fprintf(stderr, "mqsentry: cannot set gid %u: %s\n", *o.gid, std::strerror(errno));
+      _exit(127);
+    }
+  }
+  if (o.uid.has_value() && setresuid(*o.uid, *o.uid, *o.uid) != 0) {
+    std::fprintf(stderr, "mqsentry: cannot set uid %u: %s\n", *o.uid, std::strerror(errno));
+    _exit(127);
+  }
+  execvp(a.argv[0], a.argv.data());
+  std::fprintf(stderr, "mqsentry: cannot run %s: %s\n", a.argv[0], std::strerror(errno));
+  _exit(127);
+}
+
+// Reaps every child (orphans of the program are re-parented to init), forwards signals
+// to the program, and returns the program's status when it exits. Signals the kernel
+// sends (SI_KERNEL: the terminal's ^C, ^\, SIGWINCH, hangup go to the whole foreground
+// process group, which the program is in) are not forwarded, or the program would get
+// them twice.
+int Supervise(pid_t program, const sigset_t& waited) {
+  while (true) {
+    siginfo_t info;
+    const int sig = sigwaitinfo(&waited, &info);
+    if (sig < 0) {
+      if (errno == EINTR) continue;
+      return 128;
+    }
+    if (sig == SIGCHLD) {
+      while (true) {
+        int status;
+        const pid_t pid = waitpid(-1, &status, WNOHANG);
+        if (pid <= 0) break;
+        if (pid == program) return ExitCodeOf(status);
+      }
+      continue;
+    }
+    if (info.si_code != SI_KERNEL) kill(program, sig);
+  }
+}
+
+int InitMain(InitArgs& a) {
+  // The supervisor's death must end the sandbox. It may have died before this prctl:
+  // then its pidfd is already readable.
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return 1;
+  pollfd parent{a.parent_pidfd, POLLIN, 0};
+  if (poll(&parent, 1, 0) != 0) return 1;
+  close(a.parent_pidfd);
+  prctl(PR_SET_NAME, kInitProcessName);
+
+  ResetSignalHandlers();
+  CloseInheritedCloexecFds(a.control_fd);
+  if (absl::Status s = SetUpMounts(); !s.ok()) return Fail(a.control_fd, s);
+  if (absl::Status s = WriteSysctls(*a.options); !s.ok()) return Fail(a.control_fd, s);
+
+  absl::StatusOr<int> listener = InstallNotifyFilter(a.options->rules);
+  if (!listener.ok()) return Fail(a.control_fd, listener.status());
+  absl::Status sent = SendMessage(a.control_fd, "R", *listener);
+  close(*listener);
+  if (!sent.ok()) return 1;
+
+  absl::StatusOr<ReceivedMessage> go = ReceiveMessage(a.control_fd, kMaxControlMessage);
+  if (!go.ok() || go->eof || go->data != "G") return 1;  // the supervisor gave up
+
+  // Blocked before the fork, so that no signal or exit of the program can be missed.
+  sigset_t waited;
+  sigemptyset(&waited);
+  sigaddset(&waited, SIGCHLD);
+  for (int sig : kForwardedSignals) sigaddset(&waited, sig);
+  sigprocmask(SIG_BLOCK, &waited, nullptr);
+
+  const pid_t program = fork();
+  if (program < 0) {
+    std::fprintf(stderr, "mqsentry: fork: %s\n", std::strerror(errno));
+    return 127;
+  }
+  if (program == 0) {
+    close(a.control_fd);
+    RunProgram(a);
+  }
+  // init keeps nothing the program might wait on (pipes it inherited, for example).
+  syscall(SYS_close_range, 3U, ~0U, 0U);
+  return Supervise(program, waited);
+}
+
+absl::Status ValidateOptions(const LaunchOptions& options) {
+  if (options.argv.empty() || options.argv[0].empty()) {
+    return absl::InvalidArgumentError("no program to run");
+  }
+  if (options.rules.empty()) return absl::InvalidArgumentError("no seccomp rules");
+  for (const auto& [name, value] : options.sysctls) {
+    if (name.empty() || name == "." || name == ".." ||
+        name.find_first_of("/\n") != std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat("bad mqueue sysctl name \"", name, "\""));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> WaitForPid(pid_t pid) {
+  int status;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return Errno(absl::StrCat("waitpid(", pid, ")"));
+  }
+  return ExitCodeOf(status);
+}
+
+}  // namespace
+
+absl::StatusOr<bool> EnterSupervisorUserNamespaceIfUnprivileged() {
+  if (HasEffectiveCapSysAdmin()) return false;
+  const uid_t uid = geteuid();
+  const gid_t gid = getegid();
+  if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0) {
+    if (errno == EINVAL) {
+      return absl::FailedPreconditionError(
+          "unshare(CLONE_NEWUSER): the process must be single-threaded");
+    }
+    return Errno("unshare(CLONE_NEWUSER|CLONE_NEWNS) (are unprivileged user namespaces "
+                 "allowed? see /proc/sys/user/max_user_namespaces)");
+  }
+  // An unprivileged process may map only its own ids, and only after giving up setgroups.
+  if (absl::Status s = WriteFile("/proc/self/setgroups", "deny"); !s.ok()) return s;
+  if (absl::Status s = WriteFile("/proc/self/uid_map", absl::StrCat(uid, " ", uid, " 1\n"));
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = WriteFile("/proc/self/gid_map", absl::StrCat(gid, " ", gid, " 1\n"));
+      !s.ok()) {
+    return s;
+  }
+  return true;
+}
+
+absl::StatusOr<Sandbox> Launch(const LaunchOptions& options) {
+  if (absl::Status s = ValidateOptions(options); !s.ok()) return s;
+
+  InitArgs args;
+  args.options = &options;
+  for (const std::string& arg : options.argv) args.argv.push_back(const_cast<char*>(arg.c_str()));
+  args.argv.push_back(nullptr);
+  sigprocmask(SIG_SETMASK, nullptr, &args.original_mask);
+
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+    return Errno("socketpair");
+  }
+  UniqueFd ours(sv[0]), theirs(sv[1]);
+  UniqueFd parent_pidfd(static_cast<int>(syscall(SYS_pidfd_open, getpid(), 0)));
+  if (!parent_pidfd.valid()) return Errno("pidfd_open(self)");
+  args.control_fd = theirs.get();
+  args.parent_pidfd = parent_pidfd.get();
+
+  // fork()-like clone (no new stack): the child continues here with a copy of our memory.
+  const long pid = syscall(SYS_clone, CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNS | SIGCHLD, nullptr,
+                           nullptr, nullptr, nullptr);
+  if (pid < 0) {
+    if (errno == EPERM) {
+      return Errno(
+          "clone(CLONE_NEWIPC|CLONE_NEWPID|CLONE_NEWNS) needs CAP_SYS_ADMIN (call "
+          "EnterSupervisorUserNamespaceIfUnprivileged first)");
+    }
+    return Errno("clone(CLONE_NEWIPC|CLONE_NEWPID|CLONE_NEWNS)");
+  }
+  if (pid == 0) {
+    close(ours.release());
+    _exit(InitMain(args));
+  }
+  theirs.reset();
+  parent_pidfd.reset();
+
+  absl::StatusOr<ReceivedMessage> ready = ReceiveMessage(ours.get(), kMaxControlMessage);
+  absl::Status failure;
+  if (!ready.ok()) {
+    failure = ready.status();
+  } else if (ready->eof) {
+    failure = absl::InternalError("sandbox init exited during setup");
+  } else if (ready->data == "R" && ready->fd.valid()) {
+    Sandbox sandbox;
+    sandbox.init_pid = static_cast<pid_t>(pid);
+    sandbox.listener_fd = ready->fd.release();
+    sandbox.control_fd = ours.release();
+    return sandbox;
+  } else if (ready->data.size() >= 2 && ready->data[0] == 'E') {
+    failure = absl::Status(static_cast<absl::StatusCode>(ready->data[1]),
+                           absl::StrCat("sandbox setup: ", ready->data.substr(2)));
+  } else {
+    failure = absl::InternalError("sandbox init sent a malformed message");
+  }
+  kill(static_cast<pid_t>(pid), SIGKILL);
+  (void)WaitForPid(static_cast<pid_t>(pid));
+  return failure;
+}
+
+absl::Status Start(const Sandbox& sandbox) {
+  if (sandbox.control_fd < 0) return absl::FailedPreconditionError("sandbox has no control socket");
+  return SendMessage(sandbox.control_fd, "G");
+}
+
+absl::StatusOr<int> Wait(const Sandbox& sandbox) {
+  absl::StatusOr<int> status = WaitForPid(sandbox.init_pid);
+  if (sandbox.control_fd >= 0) close(sandbox.control_fd);
+  return status;
+}
+
+}  // namespace mqsentry::sentry

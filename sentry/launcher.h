@@ -1,0 +1,72 @@
+// Launcher: starts the sandbox. An init process (PID 1 of new IPC, PID and mount
+// namespaces) removes the host's mqueue mounts, mounts a fresh /proc, writes the mqueue
+// sysctls, installs the seccomp notify filter, hands its listener to the supervisor, and
+// on "go" runs the program as its child (architecture: "Processes and threads").
+//
+//   supervisor                              init (PID 1)               program (PID 2)
+//   Launch() ----- clone ------------------> mounts, sysctls, filter
+//            <---- listener fd (SCM_RIGHTS)-
+//   (start serving the listener)
+//   Start()  ----- "go" -------------------> fork -----------------> setgid/setuid, execvp
+//   Wait()   <---- exit status ------------- reaps, forwards signals   ...exits
+#ifndef MQSENTRY_SENTRY_LAUNCHER_H_
+#define MQSENTRY_SENTRY_LAUNCHER_H_
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "sentry/seccomp_filter.h"
+
+namespace mqsentry::sentry {
+
+// The sandbox's PID 1 names itself so (prctl PR_SET_NAME: /proc/1/comm inside).
+inline constexpr char kInitProcessName[] = "mqsentry-init";
+
+struct LaunchOptions {
+  std::vector<std::string> argv;     // PROGRAM ARGS...; PATH lookup like execvp
+  std::optional<uint32_t> uid, gid;  // inside the sandbox (default: keep the caller's)
+  // {"msg_max", "64"}: written to /proc/sys/fs/mqueue/<name> inside the new IPC namespace
+  // before exec; a failed write aborts the launch.
+  std::vector<std::pair<std::string, std::string>> sysctls;
+  std::vector<FilterRule> rules;  // at least one
+};
+
+struct Sandbox {
+  pid_t init_pid = -1;   // host pid of the sandbox's init, a child of the caller
+  int listener_fd = -1;  // the seccomp listener: the caller owns it (CreateSeccompPlatform)
+  int control_fd = -1;   // the "go" socket: Start() writes, Wait() closes
+};
+
+// Call first, while single-threaded. Without CAP_SYS_ADMIN: unshare(CLONE_NEWUSER |
+// CLONE_NEWNS) mapping the caller's effective uid and gid to themselves (setgroups
+// "deny"), which gives the supervisor the capabilities to create the sandbox's namespaces
+// and to mount FUSE. A no-op (false) when the process already has CAP_SYS_ADMIN.
+absl::StatusOr<bool> EnterSupervisorUserNamespaceIfUnprivileged();
+
+// Starts init and returns once its setup is done (filter installed) or failed; a setup
+// failure (e.g. a sysctl write) is returned as an error naming the step, with init
+// reaped. Call it from the thread that lives as long as the sandbox (init's parent-death
+// signal fires when that *thread* exits) and while no other thread can hold a libc lock
+// (before starting threads): init is a raw clone of the caller, not a fork(3).
+// Inherited: environment, cwd, stdin/stdout/stderr and every descriptor without
+// FD_CLOEXEC, the signal mask and ignored signals as they are at the call.
+absl::StatusOr<Sandbox> Launch(const LaunchOptions& options);
+
+// Sends "go": init starts the program. Call once the listener is being served.
+absl::Status Start(const Sandbox& sandbox);
+
+// Waits for init and closes control_fd. Returns the status mqsentry should exit with:
+// the program's exit code, 128+N if signal N killed it (or killed init), 127 if it could
+// not be executed.
+absl::StatusOr<int> Wait(const Sandbox& sandbox);
+
+}  // namespace mqsentry::sentry
+
+#endif  // MQSENTRY_SENTRY_LAUNCHER_H_

@@ -1,0 +1,87 @@
+// Platform: how the supervisor receives and answers the system calls a sandboxed program
+// makes, independent of the mechanism (seccomp user notification here; ptrace later).
+// Handlers only see this interface (architecture: "Platforms").
+#ifndef MQSENTRY_SENTRY_PLATFORM_H_
+#define MQSENTRY_SENTRY_PLATFORM_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "kernel/syscall_result.h"
+#include "sentry/arch.h"
+
+namespace mqsentry::sentry {
+
+// One trapped system call.
+struct TrappedCall {
+  uint64_t id;   // the notification cookie; stale once the call was interrupted
+  int32_t tid;   // host tid (in the supervisor's PID namespace) of the calling thread
+  Arch arch;
+  int nr;        // as the ABI numbers it (x32 numbers include kX32SyscallBit)
+  // The six argument registers. For kI386 they are truncated to 32 bits, as the kernel's
+  // compat entry does; for kX32 they are the full 64-bit registers.
+  uint64_t args[6];
+  uint64_t instruction_pointer = 0;
+};
+
+// The memory of sandboxed processes.
+class TraceeMemory {
+ public:
+  virtual ~TraceeMemory() = default;
+  // Copies size bytes from/to addr in the address space of thread tid. false: some byte
+  // is not accessible (the caller answers EFAULT), or the process is gone. A failed Write
+  // may have written a prefix, as a failed copy_to_user does.
+  virtual bool Read(int32_t tid, uint64_t addr, void* out, size_t size) = 0;
+  virtual bool Write(int32_t tid, uint64_t addr, const void* in, size_t size) = 0;
+  // Linux getname() semantics for a user string of at most 4096 bytes including the NUL:
+  // 0 and *out set; EFAULT if a byte before the NUL is unreadable; ENAMETOOLONG if there
+  // is no NUL within 4096 bytes. An empty string is returned as 0 with *out empty
+  // (getname()'s ENOENT for "" is the handler's to answer).
+  virtual int ReadName(int32_t tid, uint64_t addr, std::string* out) = 0;
+};
+
+class Platform {
+ public:
+  virtual ~Platform() = default;
+  // Readable (POLLIN) when a call is pending; POLLHUP once no process is left under the
+  // filter.
+  virtual int poll_fd() const = 0;
+  // Receives one trapped call. nullopt when the kernel reports the caller vanished
+  // (ENOENT: it was interrupted or killed after poll said readable) or on EINTR.
+  virtual absl::StatusOr<std::optional<TrappedCall>> Receive() = 0;
+  // Whether the call is still waiting for its answer (SECCOMP_IOCTL_NOTIF_ID_VALID). A
+  // true answer also proves that call.tid still names the caller.
+  virtual bool StillValid(uint64_t id) = 0;
+  // Answers with a value or errno. false: the call was interrupted or the caller is gone
+  // (ENOENT), nothing was delivered.
+  virtual absl::StatusOr<bool> Answer(const TrappedCall& call, kernel::SyscallResult result) = 0;
+  // Lets the call proceed in the host kernel (SECCOMP_USER_NOTIF_FLAG_CONTINUE). Only for
+  // calls whose arguments need no check: the memory they point to can change after it.
+  virtual absl::StatusOr<bool> Continue(const TrappedCall& call) = 0;
+  // Installs a duplicate of the supervisor's fd `fd` into the caller and answers the call
+  // with its number, atomically (SECCOMP_IOCTL_NOTIF_ADDFD + SECCOMP_ADDFD_FLAG_SEND,
+  // O_CLOEXEC if cloexec). nullopt: interrupted, nothing was installed or delivered.
+  // Otherwise what the caller got: Value(new fd), or an errno of the installation in the
+  // caller such as EMFILE, which has then been answered. `fd` stays the supervisor's.
+  virtual absl::StatusOr<std::optional<kernel::SyscallResult>> AnswerWithNewFd(
+      const TrappedCall& call, int fd, bool cloexec) = 0;
+  // A duplicate, in the supervisor, of the file description behind fd `target_fd` of
+  // thread `tid` (pidfd_getfd), owned by the caller (close-on-exec). -1 with errno set
+  // otherwise: EBADF if target_fd is not open in the caller, ESRCH if the thread is gone,
+  // anything else is an internal failure. It does not prove tid is still the caller:
+  // check StillValid(call.id) after it.
+  virtual int GetFd(int32_t tid, int target_fd) = 0;
+  virtual TraceeMemory& memory() = 0;
+};
+
+// The seccomp user-notification platform (defined in seccomp_platform.cc: depend on
+// //sentry:seccomp_platform). Takes ownership of the listener fd, also on failure.
+absl::StatusOr<std::unique_ptr<Platform>> CreateSeccompPlatform(int listener_fd);
+
+}  // namespace mqsentry::sentry
+
+#endif  // MQSENTRY_SENTRY_PLATFORM_H_

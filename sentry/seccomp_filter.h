@@ -1,0 +1,31 @@
+// The sandbox's seccomp filter: every rule's (ABI, number) returns SECCOMP_RET_USER_NOTIF,
+// everything else is allowed.
+#ifndef MQSENTRY_SENTRY_SECCOMP_FILTER_H_
+#define MQSENTRY_SENTRY_SECCOMP_FILTER_H_
+
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "sentry/arch.h"
+
+namespace mqsentry::sentry {
+
+struct FilterRule {
+  Arch arch;
+  int nr;  // as the ABI numbers it (x32 numbers include kX32SyscallBit)
+};
+
+// In the calling thread only (no TSYNC): PR_SET_NO_NEW_PRIVS, then a filter whose default
+// action is ALLOW, covering the x86-64, i386 and x32 ABIs, with SCMP_ACT_NOTIFY for every
+// rule, loaded with SECCOMP_FILTER_FLAG_NEW_LISTENER. Returns the listener fd
+// (close-on-exec), owned by the caller. At least one rule is required (a filter without
+// USER_NOTIF rules has no listener). Duplicate rules are harmless.
+absl::StatusOr<int> InstallNotifyFilter(const std::vector<FilterRule>& rules);
+
+// The BPF program InstallNotifyFilter would load, in libseccomp's pseudo-filter-code
+// text form (for tests and debugging).
+absl::StatusOr<std::string> DescribeNotifyFilter(const std::vector<FilterRule>& rules);
+
+}  // namespace mqsentry::sentry
+
+#endif  // MQSENTRY_SENTRY_SECCOMP_FILTER_H_

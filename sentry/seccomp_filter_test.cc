@@ -1,0 +1,184 @@
+// The notify filter traps exactly the rules' (ABI, number) pairs, on all three x86 ABIs:
+// x86-64 through syscall(2), i386 through `int $0x80` (which a 64-bit process may execute:
+// the kernel takes it as the i386 ABI), x32 through the syscall instruction with the x32
+// bit (seccomp sees it even on kernels built without x32 support, before the dispatcher
+// would answer ENOSYS).
+#include "sentry/seccomp_filter.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "kernel/abi.h"
+#include "kernel/syscall_result.h"
+#include "sentry/arch.h"
+#include "sentry/platform.h"
+#include "sentry/seccomp_platform.h"
+#include "sentry/test_support.h"
+
+namespace mqsentry::sentry {
+namespace {
+
+using kernel::SyscallResult;
+using testing::AllMqRules;
+using testing::ForkFilteredChild;
+using testing::MqNumbers;
+using testing::ReceiveWithin;
+using testing::WaitForExit;
+
+// i386 ABI from 64-bit code: eax = number, ebx, ecx, edx, esi, edi. The kernel returns in
+// eax; r8-r11 are not preserved by the compat entry.
+long Int80(long nr, long a0 = 0, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0) {
+  long ret;
+  asm volatile("int $0x80"
+               : "=a"(ret)
+               : "0"(nr), "b"(a0), "c"(a1), "d"(a2), "S"(a3), "D"(a4)
+               : "memory", "r8", "r9", "r10", "r11");
+  return static_cast<int>(ret);  // a 32-bit result
+}
+
+// The syscall instruction with a raw number (x32 numbers carry the x32 bit).
+long RawSyscall(long nr, long a0 = 0, long a1 = 0, long a2 = 0, long a3 = 0, long a4 = 0,
+                long a5 = 0) {
+  long ret;
+  register long r10 asm("r10") = a3;
+  register long r8 asm("r8") = a4;
+  register long r9 asm("r9") = a5;
+  asm volatile("syscall"
+               : "=a"(ret)
+               : "0"(nr), "D"(a0), "S"(a1), "d"(a2), "r"(r10), "r"(r8), "r"(r9)
+               : "rcx", "r11", "memory");
+  return ret;
+}
+
+long Invoke(Arch arch, long nr, long a0, long a1, long a2) {
+  return arch == Arch::kI386 ? Int80(nr, a0, a1, a2) : RawSyscall(nr, a0, a1, a2);
+}
+
+TEST(SeccompFilterTest, RejectsEmptyAndUnknownRules) {
+  EXPECT_EQ(InstallNotifyFilter({}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_FALSE(DescribeNotifyFilter({{Arch::kX32, 240}}).ok());  // x32 bit missing
+  EXPECT_FALSE(DescribeNotifyFilter({{Arch::kX86_64, kX32SyscallBit | 240}}).ok());
+  EXPECT_FALSE(DescribeNotifyFilter({{Arch::kI386, 3000}}).ok());
+  EXPECT_FALSE(DescribeNotifyFilter({{Arch::kI386, -5}}).ok());
+}
+
+// libseccomp translates rule numbers by name from the native ABI; the filter must still
+// compare each ABI against its own numbers.
+TEST(SeccompFilterTest, EachAbiComparesItsOwnNumbers) {
+  absl::StatusOr<std::string> pfc = DescribeNotifyFilter(AllMqRules());
+  ASSERT_TRUE(pfc.ok()) << pfc.status();
+  const size_t x86 = pfc->find("filter for arch x86 ");
+  const size_t x32 = pfc->find("filter for arch x32 ");
+  ASSERT_NE(x86, std::string::npos) << *pfc;
+  ASSERT_NE(x32, std::string::npos) << *pfc;
+  const std::string x86_part = pfc->substr(x86, x32 > x86 ? x32 - x86 : std::string::npos);
+  for (int nr : MqNumbers(Arch::kI386)) {
+    EXPECT_NE(x86_part.find("($syscall == " + std::to_string(nr) + ")"), std::string::npos)
+        << nr << "\n" << *pfc;
+  }
+  EXPECT_EQ(x86_part.find("($syscall == 240)"), std::string::npos) << *pfc;
+  EXPECT_NE(pfc->find("($syscall == " + std::to_string(kX32SyscallBit | 527) + ")"),
+            std::string::npos)
+      << *pfc;
+}
+
+// The child makes every mq call of one ABI; each must arrive with that ABI, number and
+// arguments, and return what the parent answers.
+void ExpectAllTrapped(Arch arch) {
+  const std::vector<int> numbers = MqNumbers(arch);
+  absl::StatusOr<testing::FilteredChild> child = ForkFilteredChild(AllMqRules(), [&] {
+    for (size_t i = 0; i < numbers.size(); ++i) {
+      const long r = Invoke(arch, numbers[i], 0x1234, 0x55, 0x66);
+      if (r != static_cast<long>(1000 + i)) return static_cast<int>(10 + i);
+    }
+    // An errno answer reaches the caller as -errno in the return register.
+    if (Invoke(arch, numbers[0], 0, 0, 0) != -EACCES) return 1;
+    return 0;
+  });
+  ASSERT_TRUE(child.ok()) << child.status();
+  absl::StatusOr<std::unique_ptr<Platform>> platform =
+      CreateSeccompPlatform(child->listener.release());
+  ASSERT_TRUE(platform.ok()) << platform.status();
+  for (size_t i = 0; i < numbers.size(); ++i) {
+    absl::StatusOr<TrappedCall> call = ReceiveWithin(**platform);
+    ASSERT_TRUE(call.ok()) << call.status() << " waiting for " << ArchName(arch) << " "
+                           << numbers[i];
+    EXPECT_EQ(call->arch, arch);
+    EXPECT_EQ(call->nr, numbers[i]);
+    EXPECT_EQ(call->tid, child->pid);
+    EXPECT_EQ(call->args[0], 0x1234u);
+    EXPECT_EQ(call->args[1], 0x55u);
+    EXPECT_EQ(call->args[2], 0x66u);
+    EXPECT_TRUE((*platform)->StillValid(call->id));
+    absl::StatusOr<bool> sent =
+        (*platform)->Answer(*call, SyscallResult::Value(static_cast<int64_t>(1000 + i)));
+    ASSERT_TRUE(sent.ok()) << sent.status();
+    EXPECT_TRUE(*sent);
+    EXPECT_FALSE((*platform)->StillValid(call->id));
+  }
+  absl::StatusOr<TrappedCall> call = ReceiveWithin(**platform);
+  ASSERT_TRUE(call.ok()) << call.status();
+  ASSERT_TRUE((*platform)->Answer(*call, SyscallResult::Error(EACCES)).ok());
+  EXPECT_EQ(WaitForExit(child->pid), 0);
+}
+
+TEST(SeccompFilterTest, TrapsX86_64) { ExpectAllTrapped(Arch::kX86_64); }
+TEST(SeccompFilterTest, TrapsI386) { ExpectAllTrapped(Arch::kI386); }
+TEST(SeccompFilterTest, TrapsX32) { ExpectAllTrapped(Arch::kX32); }
+
+// glibc's own wrappers go through the same numbers.
+TEST(SeccompFilterTest, TrapsLibcMqOpen) {
+  absl::StatusOr<testing::FilteredChild> child = ForkFilteredChild(AllMqRules(), [] {
+    const long r = syscall(SYS_mq_open, "/mqsentry-filter-test", O_RDONLY, 0, nullptr);
+    return r == -1 && errno == ENOSYS ? 0 : 1;
+  });
+  ASSERT_TRUE(child.ok()) << child.status();
+  absl::StatusOr<std::unique_ptr<Platform>> platform =
+      CreateSeccompPlatform(child->listener.release());
+  ASSERT_TRUE(platform.ok());
+  absl::StatusOr<TrappedCall> call = ReceiveWithin(**platform);
+  ASSERT_TRUE(call.ok()) << call.status();
+  EXPECT_EQ(call->arch, Arch::kX86_64);
+  EXPECT_EQ(call->nr, SYS_mq_open);
+  std::string name;
+  EXPECT_EQ((*platform)->memory().ReadName(call->tid, call->args[0], &name), 0);
+  EXPECT_EQ(name, "mqsentry-filter-test");
+  EXPECT_EQ(call->args[1], static_cast<uint64_t>(O_RDONLY));
+  ASSERT_TRUE((*platform)->Answer(*call, SyscallResult::Error(ENOSYS)).ok());
+  EXPECT_EQ(WaitForExit(child->pid), 0);
+}
+
+// Other calls of every ABI, and mq calls whose ABI has no rule, run untouched: if one were
+// trapped, the child would block and the listener would become readable.
+TEST(SeccompFilterTest, EverythingElseIsAllowed) {
+  const pid_t parent = getpid();
+  absl::StatusOr<testing::FilteredChild> child =
+      ForkFilteredChild({{Arch::kX86_64, 241}}, [parent] {
+        const pid_t self = getpid();
+        if (getppid() != parent) return 1;
+        if (Int80(20) != self) return 2;  // i386 getpid
+        // x32 getpid: the pid where the kernel has x32, ENOSYS where it has not.
+        const long x32 = RawSyscall(kX32SyscallBit | 39);
+        if (x32 != self && x32 != -ENOSYS) return 3;
+        // i386 mq_unlink has no rule here: the host kernel answers it.
+        if (Int80(278, 0) != -EFAULT) return 4;
+        if (RawSyscall(SYS_mq_open, 0, 0) != -EFAULT) return 5;
+        return 0;
+      });
+  ASSERT_TRUE(child.ok()) << child.status();
+  EXPECT_EQ(WaitForExit(child->pid), 0);
+  pollfd p{child->listener.get(), POLLIN, 0};
+  ASSERT_EQ(poll(&p, 1, 0), 1);
+  EXPECT_EQ(p.revents & POLLIN, 0);
+  EXPECT_NE(p.revents & POLLHUP, 0);  // no process is left under the filter
+}
+
+}  // namespace
+}  // namespace mqsentry::sentry

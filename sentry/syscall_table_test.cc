@@ -1,0 +1,59 @@
+// The syscall table and the filter rules generated from it (spec §1.1).
+#include "sentry/syscall_table.h"
+
+#include <asm/unistd_64.h>
+
+#include <set>
+#include <string>
+
+#include <gtest/gtest.h>
+
+namespace mqsentry::sentry {
+namespace {
+
+TEST(SyscallTableTest, NativeNumbersMatchTheHeaders_Spec1_1) {
+  EXPECT_EQ(LookupSyscall(Arch::kX86_64, __NR_mq_open)->call, MqCall::kOpen);
+  EXPECT_EQ(LookupSyscall(Arch::kX86_64, __NR_mq_unlink)->call, MqCall::kUnlink);
+  EXPECT_EQ(LookupSyscall(Arch::kX86_64, __NR_mq_timedsend)->call, MqCall::kTimedSend);
+  EXPECT_EQ(LookupSyscall(Arch::kX86_64, __NR_mq_timedreceive)->call, MqCall::kTimedReceive);
+  EXPECT_EQ(LookupSyscall(Arch::kX86_64, __NR_mq_notify)->call, MqCall::kNotify);
+  EXPECT_EQ(LookupSyscall(Arch::kX86_64, __NR_mq_getsetattr)->call, MqCall::kGetSetAttr);
+  EXPECT_EQ(LookupSyscall(Arch::kX86_64, 0), nullptr);
+}
+
+TEST(SyscallTableTest, X32UsesCompatSigeventOnlyForNotify_Spec1_1) {
+  const SyscallEntry* notify = LookupSyscall(Arch::kX32, 0x40000000 + 527);
+  ASSERT_NE(notify, nullptr);
+  EXPECT_EQ(notify->call, MqCall::kNotify);
+  EXPECT_TRUE(notify->compat_sigevent);
+  EXPECT_EQ(LookupSyscall(Arch::kX32, 0x40000000 + 244), nullptr)
+      << "x32 has no native mq_notify";
+  const SyscallEntry* open = LookupSyscall(Arch::kX32, 0x40000000 + 240);
+  ASSERT_NE(open, nullptr);
+  EXPECT_FALSE(open->compat_attr);
+}
+
+TEST(SyscallTableTest, I386IsAllCompat_Spec1_1) {
+  for (int nr : {277, 278, 279, 280, 281, 282, 418, 419}) {
+    const SyscallEntry* e = LookupSyscall(Arch::kI386, nr);
+    ASSERT_NE(e, nullptr) << nr;
+    EXPECT_TRUE(e->compat_attr && e->compat_sigevent && e->compat_sizes) << nr;
+  }
+  EXPECT_TRUE(LookupSyscall(Arch::kI386, 279)->time32);
+  EXPECT_TRUE(LookupSyscall(Arch::kI386, 280)->time32);
+  EXPECT_FALSE(LookupSyscall(Arch::kI386, 418)->time32);
+  EXPECT_FALSE(LookupSyscall(Arch::kI386, 419)->time32);
+}
+
+TEST(SyscallTableTest, FilterTrapsExactlyTheTable) {
+  std::set<std::pair<int, int>> rules;
+  for (const FilterRule& r : FilterRules()) {
+    EXPECT_TRUE(rules.emplace(static_cast<int>(r.arch), r.nr).second) << "duplicate rule";
+    EXPECT_NE(LookupSyscall(r.arch, r.nr), nullptr);
+  }
+  EXPECT_EQ(rules.size(), SyscallTable().size());
+  EXPECT_EQ(rules.size(), 6u + 6u + 8u);
+}
+
+}  // namespace
+}  // namespace mqsentry::sentry

@@ -1,0 +1,189 @@
+// ProcessVmTraceeMemory against a forked child with a known layout:
+//   rw    [page 0][page 1][unmapped page 2]
+//   ro    [page]
+#include "sentry/tracee_memory.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "sentry/unique_fd.h"
+
+namespace mqsentry::sentry {
+namespace {
+
+struct Layout {
+  uint64_t rw;  // two readable, writable pages, then an unmapped one
+  uint64_t ro;  // one read-only page
+};
+
+constexpr char kPattern = 'p';
+constexpr char kWritten[] = "written by the supervisor";
+constexpr size_t kWriteOffset = 100;
+
+class TraceeMemoryTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    page_ = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    int to_parent[2], to_child[2];
+    ASSERT_EQ(pipe2(to_parent, O_CLOEXEC), 0);
+    ASSERT_EQ(pipe2(to_child, O_CLOEXEC), 0);
+    pid_ = fork();
+    ASSERT_GE(pid_, 0);
+    if (pid_ == 0) {
+      close(to_parent[0]);
+      close(to_child[1]);
+      _exit(Child(to_parent[1], to_child[0]));
+    }
+    close(to_parent[1]);
+    close(to_child[0]);
+    from_child_.reset(to_parent[0]);
+    to_child_.reset(to_child[1]);
+    ASSERT_EQ(read(from_child_.get(), &layout_, sizeof(layout_)),
+              static_cast<ssize_t>(sizeof(layout_)));
+  }
+
+  void TearDown() override {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+
+  int Child(int out, int in) {
+    char* rw = static_cast<char*>(
+        mmap(nullptr, 3 * page_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    char* ro = static_cast<char*>(
+        mmap(nullptr, page_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    if (rw == MAP_FAILED || ro == MAP_FAILED) return 1;
+    if (munmap(rw + 2 * page_, page_) != 0) return 2;
+    std::memset(rw, kPattern, 2 * page_);
+    std::memset(ro, 'r', page_);
+    if (mprotect(ro, page_, PROT_READ) != 0) return 3;
+    Layout l{reinterpret_cast<uint64_t>(rw), reinterpret_cast<uint64_t>(ro)};
+    if (write(out, &l, sizeof(l)) != sizeof(l)) return 4;
+    // Commands: 'c' checks the supervisor's write, 'n' NUL-terminates at an offset.
+    while (true) {
+      char cmd;
+      if (read(in, &cmd, 1) != 1) return 0;
+      if (cmd == 'c') {
+        const bool ok = std::memcmp(rw + kWriteOffset, kWritten, sizeof(kWritten)) == 0;
+        return ok ? 0 : 5;
+      }
+      if (cmd == 'n') {
+        uint64_t offset;
+        if (read(in, &offset, sizeof(offset)) != sizeof(offset)) return 6;
+        rw[offset] = '\0';
+        char done = 'd';
+        if (write(out, &done, 1) != 1) return 7;
+      }
+    }
+  }
+
+  // Makes the child write a NUL at rw + offset.
+  void Terminate(uint64_t offset) {
+    char cmd = 'n';
+    ASSERT_EQ(write(to_child_.get(), &cmd, 1), 1);
+    ASSERT_EQ(write(to_child_.get(), &offset, sizeof(offset)), 8);
+    char done;
+    ASSERT_EQ(read(from_child_.get(), &done, 1), 1);
+  }
+
+  size_t page_ = 0;
+  pid_t pid_ = -1;
+  Layout layout_{};
+  UniqueFd from_child_, to_child_;
+  ProcessVmTraceeMemory memory_;
+};
+
+TEST_F(TraceeMemoryTest, ReadsAcrossPages) {
+  std::string buffer(2 * page_, '\0');
+  ASSERT_TRUE(memory_.Read(pid_, layout_.rw, buffer.data(), buffer.size()));
+  EXPECT_EQ(buffer, std::string(2 * page_, kPattern));
+  char small[16];
+  ASSERT_TRUE(memory_.Read(pid_, layout_.rw + page_ - 8, small, sizeof(small)));
+  EXPECT_EQ(std::string(small, sizeof(small)), std::string(16, kPattern));
+  EXPECT_TRUE(memory_.Read(pid_, layout_.rw, small, 0));
+  ASSERT_TRUE(memory_.Read(pid_, layout_.ro, small, sizeof(small)));
+  EXPECT_EQ(small[0], 'r');
+}
+
+TEST_F(TraceeMemoryTest, ReadFailsOnAnyInaccessibleByte) {
+  char small[16];
+  EXPECT_FALSE(memory_.Read(pid_, 0, small, sizeof(small)));
+  EXPECT_FALSE(memory_.Read(pid_, layout_.rw + 2 * page_ - 8, small, sizeof(small)));
+  EXPECT_FALSE(memory_.Read(pid_, layout_.rw + 2 * page_, small, 1));
+  EXPECT_FALSE(memory_.Read(pid_, ~uint64_t{0} - 4, small, sizeof(small)));  // wraps
+  EXPECT_FALSE(memory_.Read(pid_, uint64_t{1} << 63, small, sizeof(small)));  // kernel half
+}
+
+TEST_F(TraceeMemoryTest, WritesAndTheChildSeesIt) {
+  ASSERT_TRUE(memory_.Write(pid_, layout_.rw + kWriteOffset, kWritten, sizeof(kWritten)));
+  char cmd = 'c';
+  ASSERT_EQ(write(to_child_.get(), &cmd, 1), 1);
+  int status;
+  ASSERT_EQ(waitpid(pid_, &status, 0), pid_);
+  pid_ = -1;
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+
+TEST_F(TraceeMemoryTest, WriteFailsOnReadOnlyAndUnmapped) {
+  EXPECT_FALSE(memory_.Write(pid_, layout_.ro, "x", 1));
+  EXPECT_FALSE(memory_.Write(pid_, layout_.rw + 2 * page_ - 1, "xy", 2));
+  EXPECT_FALSE(memory_.Write(pid_, 0, "x", 1));
+}
+
+TEST_F(TraceeMemoryTest, ReadNameEndingRightBeforeAnUnmappedPage) {
+  const uint64_t end = layout_.rw + 2 * page_;  // first unmapped byte
+  Terminate(2 * page_ - 1);
+  std::string name;
+  ASSERT_EQ(memory_.ReadName(pid_, end - 4, &name), 0);
+  EXPECT_EQ(name, std::string(3, kPattern));
+  ASSERT_EQ(memory_.ReadName(pid_, end - 1, &name), 0);
+  EXPECT_EQ(name, "");
+  // A string that spans a page boundary.
+  Terminate(page_ + 20);
+  ASSERT_EQ(memory_.ReadName(pid_, layout_.rw + page_ - 10, &name), 0);
+  EXPECT_EQ(name, std::string(30, kPattern));
+}
+
+TEST_F(TraceeMemoryTest, ReadNameFaultsWithoutNulBeforeTheHole) {
+  std::string name;
+  EXPECT_EQ(memory_.ReadName(pid_, layout_.rw + 2 * page_ - 4, &name), EFAULT);
+  EXPECT_EQ(memory_.ReadName(pid_, layout_.rw + 2 * page_, &name), EFAULT);
+  EXPECT_EQ(memory_.ReadName(pid_, 0, &name), EFAULT);
+}
+
+TEST_F(TraceeMemoryTest, ReadNameLimitIs4096BytesWithTheNul) {
+  std::string name;
+  // 4095 characters and the NUL fit, from an unaligned start.
+  Terminate(10 + 4095);
+  ASSERT_EQ(memory_.ReadName(pid_, layout_.rw + 10, &name), 0);
+  EXPECT_EQ(name.size(), 4095u);
+  // 4096 characters before the NUL do not (getname: ENAMETOOLONG), even with the NUL in
+  // readable memory right after them.
+  EXPECT_EQ(memory_.ReadName(pid_, layout_.rw + 9, &name), ENAMETOOLONG);
+  EXPECT_EQ(memory_.ReadName(pid_, layout_.rw, &name), ENAMETOOLONG);
+}
+
+TEST_F(TraceeMemoryTest, GoneProcess) {
+  kill(pid_, SIGKILL);
+  waitpid(pid_, nullptr, 0);
+  char small[4];
+  std::string name;
+  EXPECT_FALSE(memory_.Read(pid_, layout_.rw, small, sizeof(small)));
+  EXPECT_FALSE(memory_.Write(pid_, layout_.rw, small, sizeof(small)));
+  EXPECT_EQ(memory_.ReadName(pid_, layout_.rw, &name), EFAULT);
+  pid_ = -1;
+}
+
+}  // namespace
+}  // namespace mqsentry::sentry

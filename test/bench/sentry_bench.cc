@@ -1,0 +1,203 @@
+// sentry_bench: the same message-queue workloads natively and under `mqsentry run`, in
+// one run, with the ratios. Usage:
+//   sentry_bench MQSENTRY_BINARY [--seconds S]     drive: run every workload both ways
+//   sentry_bench --workload NAME --seconds S       one workload here; prints "ns_per_op N"
+// Workloads: pair (send+receive in one process), pingpong (two processes, two queues),
+// cycle (mq_open O_CREAT + close + mq_unlink), big (512 KiB send+receive).
+#include <fcntl.h>
+#include <mqueue.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+[[noreturn]] void Die(const char* what) {
+  std::fprintf(stderr, "sentry_bench: %s: %s\n", what, std::strerror(errno));
+  std::exit(1);
+}
+
+std::string Name(const char* tag) { return std::string("/bench-") + tag + "-" + std::to_string(getpid()); }
+
+mqd_t Open(const std::string& name, long maxmsg, long msgsize) {
+  mq_attr a{};
+  a.mq_maxmsg = maxmsg;
+  a.mq_msgsize = msgsize;
+  mqd_t q = mq_open(name.c_str(), O_RDWR | O_CREAT, 0600, &a);
+  if (q < 0) Die("mq_open");
+  return q;
+}
+
+// Runs `op` until `seconds` pass; returns ns per op.
+template <typename F>
+double Measure(double seconds, F op) {
+  for (int i = 0; i < 100; ++i) op();  // warm-up
+  long n = 0;
+  const auto start = Clock::now();
+  const auto end = start + std::chrono::duration<double>(seconds);
+  auto now = start;
+  while (now < end) {
+    for (int i = 0; i < 64; ++i) op();
+    n += 64;
+    now = Clock::now();
+  }
+  return std::chrono::duration<double, std::nano>(now - start).count() / n;
+}
+
+double Pair(double seconds, size_t size) {
+  const std::string name = Name("pair");
+  mqd_t q = Open(name, 10, static_cast<long>(size));
+  std::vector<char> buf(size, 'x');
+  double ns = Measure(seconds, [&] {
+    if (mq_send(q, buf.data(), size, 1) != 0) Die("mq_send");
+    if (mq_receive(q, buf.data(), size, nullptr) < 0) Die("mq_receive");
+  });
+  mq_close(q);
+  mq_unlink(name.c_str());
+  return ns;
+}
+
+double PingPong(double seconds) {
+  const std::string a = Name("ping"), b = Name("pong");
+  mqd_t qa = Open(a, 1, 64), qb = Open(b, 1, 64);
+  char buf[64] = "ball";
+  pid_t child = fork();
+  if (child < 0) Die("fork");
+  if (child == 0) {
+    for (;;) {
+      if (mq_receive(qa, buf, sizeof(buf), nullptr) < 0) _exit(1);
+      if (buf[0] == 'q') _exit(0);
+      if (mq_send(qb, buf, 4, 0) != 0) _exit(1);
+    }
+  }
+  double ns = Measure(seconds, [&] {
+    if (mq_send(qa, "ball", 4, 0) != 0) Die("mq_send");
+    if (mq_receive(qb, buf, sizeof(buf), nullptr) < 0) Die("mq_receive");
+  });
+  mq_send(qa, "q", 1, 0);
+  waitpid(child, nullptr, 0);
+  mq_close(qa);
+  mq_close(qb);
+  mq_unlink(a.c_str());
+  mq_unlink(b.c_str());
+  return ns;
+}
+
+double Cycle(double seconds) {
+  const std::string name = Name("cycle");
+  return Measure(seconds, [&] {
+    mqd_t q = mq_open(name.c_str(), O_RDWR | O_CREAT, 0600, nullptr);
+    if (q < 0) Die("mq_open");
+    mq_close(q);
+    if (mq_unlink(name.c_str()) != 0) Die("mq_unlink");
+  });
+}
+
+int RunWorkload(const std::string& w, double seconds) {
+  double ns = 0;
+  if (w == "pair") {
+    ns = Pair(seconds, 64);
+  } else if (w == "pingpong") {
+    ns = PingPong(seconds);
+  } else if (w == "cycle") {
+    ns = Cycle(seconds);
+  } else if (w == "big") {
+    ns = Pair(seconds, 512 * 1024);
+  } else {
+    std::fprintf(stderr, "unknown workload %s\n", w.c_str());
+    return 2;
+  }
+  std::printf("ns_per_op %.1f\n", ns);
+  return 0;
+}
+
+// Runs argv and returns the ns_per_op it printed, or -1.
+double RunChild(const std::vector<std::string>& args) {
+  int pipefd[2];
+  if (pipe(pipefd) != 0) Die("pipe");
+  pid_t pid = fork();
+  if (pid < 0) Die("fork");
+  if (pid == 0) {
+    dup2(pipefd[1], 1);
+    close(pipefd[0]);
+    close(pipefd[1]);
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  close(pipefd[1]);
+  std::string out;
+  char buf[256];
+  ssize_t r;
+  while ((r = read(pipefd[0], buf, sizeof(buf))) > 0) out.append(buf, r);
+  close(pipefd[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  double ns = -1;
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    const size_t at = out.find("ns_per_op ");
+    if (at != std::string::npos) ns = std::atof(out.c_str() + at + 10);
+  }
+  return ns;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  double seconds = 1.0;
+  std::string workload, mqsentry;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--seconds" && i + 1 < argc) {
+      seconds = std::atof(argv[++i]);
+    } else if (a == "--workload" && i + 1 < argc) {
+      workload = argv[++i];
+    } else {
+      mqsentry = a;
+    }
+  }
+  if (!workload.empty()) return RunWorkload(workload, seconds);
+  if (mqsentry.empty()) {
+    std::fprintf(stderr, "usage: sentry_bench MQSENTRY_BINARY [--seconds S]\n");
+    return 2;
+  }
+  char self[4096];
+  ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n < 0) Die("readlink");
+  self[n] = 0;
+  struct Row {
+    const char* workload;
+    const char* what;
+    double aim;  // the target ratio, 0 = none
+  } rows[] = {{"pair", "send+receive pair, one process, 64 B", 10},
+              {"pingpong", "ping-pong, two processes, 64 B", 0},
+              {"cycle", "mq_open(O_CREAT)+close+mq_unlink", 6},
+              {"big", "send+receive pair, 512 KiB", 0}};
+  std::printf("%-40s %12s %12s %8s\n", "workload", "native ns", "mqsentry ns", "ratio");
+  int failures = 0;
+  for (const Row& r : rows) {
+    const std::string secs = std::to_string(seconds);
+    double native = RunChild({self, "--workload", r.workload, "--seconds", secs});
+    double sandboxed =
+        RunChild({mqsentry, "run", "--", self, "--workload", r.workload, "--seconds", secs});
+    if (native <= 0 || sandboxed <= 0) {
+      std::printf("%-40s %12s %12s %8s\n", r.what, native > 0 ? "ok" : "FAILED",
+                  sandboxed > 0 ? "ok" : "FAILED", "-");
+      ++failures;
+      continue;
+    }
+    std::printf("%-40s %12.0f %12.0f %7.1fx%s\n", r.what, native, sandboxed, sandboxed / native,
+                r.aim > 0 ? (sandboxed / native <= r.aim ? "  (aim met)" : "  (aim missed)") : "");
+  }
+  return failures ? 1 : 0;
+}

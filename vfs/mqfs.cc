@@ -1,0 +1,588 @@
+// Mqfs: mounting and serving the message-queue filesystem over FUSE (libfuse3 low-level
+// API), and the FUSE request handlers that give mq descriptors their file behaviour
+// (spec §8). Host calls live here; the bookkeeping is NodeTable's.
+#define FUSE_USE_VERSION 314
+
+#include "vfs/mqfs.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <fuse3/fuse_lowlevel.h>
+
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "ipc/status_line.h"
+#include "kernel/ids.h"
+
+namespace mqsentry::vfs {
+namespace {
+
+// The root directory: read and search for everybody, writable by nobody. Queues are
+// created through mq_open only; default_permissions still checks each queue's own mode.
+constexpr mode_t kRootMode = 0555;
+// st_blksize of a queue inode (spec §8.3) and f_bsize/f_namelen of statfs.
+constexpr blksize_t kBlockSize = 4096;
+constexpr unsigned long kNameMax = 255;
+
+// Set on mqfs request threads, so that Mqfs::Open refuses to wait for itself.
+thread_local bool tls_mqfs_thread = false;
+
+absl::Status ErrnoStatus(int err, absl::string_view what) {
+  return absl::Status(absl::ErrnoToStatusCode(err),
+                      absl::StrCat(what, ": ", std::strerror(err)));
+}
+
+timespec Now() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return ts;
+}
+
+int32_t CurrentTid() { return static_cast<int32_t>(syscall(SYS_gettid)); }
+
+// Queue ids in decimal, as AddQueue names them: digits only, no leading zero.
+std::optional<uint64_t> ParseQueueId(const char* name) {
+  const absl::string_view text(name);
+  if (text.empty() || text.size() > 20 || (text.size() > 1 && text[0] == '0')) {
+    return std::nullopt;
+  }
+  if (!std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
+  uint64_t id = 0;
+  if (!absl::SimpleAtoi(text, &id) || id == UINT64_MAX) return std::nullopt;
+  return id;
+}
+
+// Spec §8.3: S_IFREG | mode, nlink 1 (0 once unlinked), the queue's owner, i_size 80
+// unless truncated, st_blksize 4096, no blocks.
+struct stat QueueStat(const QueueNode& node) {
+  const ipc::Queue& queue = node.inode->queue();
+  struct stat st {};
+  st.st_ino = node.ino;
+  st.st_mode = S_IFREG | (queue.mode() & 07777);
+  st.st_nlink = node.ns->linked(*node.inode) ? 1 : 0;
+  st.st_uid = queue.uid().value();
+  st.st_gid = queue.gid().value();
+  st.st_size = node.meta.size;
+  st.st_blksize = kBlockSize;
+  st.st_blocks = 0;
+  st.st_atim = node.meta.atime;
+  st.st_mtim = node.meta.mtime;
+  st.st_ctim = node.meta.ctime;
+  return st;
+}
+
+struct stat RootStat() {
+  struct stat st {};
+  st.st_ino = kRootIno;
+  st.st_mode = S_IFDIR | kRootMode;
+  st.st_nlink = 2;
+  st.st_blksize = kBlockSize;
+  return st;
+}
+
+}  // namespace
+
+// The FUSE low-level callbacks. Each finds its Mqfs through the session's user data, does
+// its table work under NodeTable::mu_ only, and calls queues, namespaces and hooks with no
+// mqfs lock held.
+class Mqfs::Ops {
+ public:
+  static const fuse_lowlevel_ops kOps;
+
+ private:
+  static Mqfs& Self(fuse_req_t req) { return *static_cast<Mqfs*>(fuse_req_userdata(req)); }
+  static int32_t CallerTid(fuse_req_t req) { return fuse_req_ctx(req)->pid; }
+
+  static void Init(void* userdata, fuse_conn_info* conn) {
+    // O_TRUNC must arrive as a size change (setattr), which is how it reaches i_size.
+    conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
+    // Let the kernel clear set-id bits on chown/truncate itself, as simple_setattr does.
+    conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
+    // Nothing is cached: attributes and the status line are always asked for.
+    conn->want &= ~(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_AUTO_INVAL_DATA);
+  }
+
+  static void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+    if (parent != kRootIno) {
+      fuse_reply_err(req, ENOTDIR);
+      return;
+    }
+    const std::optional<uint64_t> id = ParseQueueId(name);
+    std::optional<QueueNode> node;
+    if (id.has_value()) node = Self(req).table_.Find(InoForQueue(*id));
+    if (!node.has_value()) {
+      fuse_reply_err(req, ENOENT);
+      return;
+    }
+    fuse_entry_param entry{};
+    entry.ino = node->ino;
+    entry.generation = 0;  // queue ids are never reused, so neither are inode numbers
+    entry.attr = QueueStat(*node);
+    // Zero timeouts: fchmod/fchown/unlink through the model must show at once.
+    entry.attr_timeout = 0;
+    entry.entry_timeout = 0;
+    fuse_reply_entry(req, &entry);
+  }
+
+  static void GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+    if (ino == kRootIno) {
+      struct stat st = RootStat();
+      st.st_atim = st.st_mtim = st.st_ctim = Self(req).mount_time_;
+      fuse_reply_attr(req, &st, 0);
+      return;
+    }
+    const std::optional<QueueNode> node = Self(req).table_.Find(ino);
+    if (!node.has_value()) {
+      fuse_reply_err(req, ENOENT);
+      return;
+    }
+    const struct stat st = QueueStat(*node);
+    fuse_reply_attr(req, &st, 0);
+  }
+
+  // fchmod, fchown, ftruncate, utimensat (spec §8.3). Permission checks (ownership,
+  // CAP_CHOWN, FMODE_WRITE for ftruncate) were made by the kernel: default_permissions.
+  static void SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
+                      fuse_file_info* fi) {
+    Mqfs& fs = Self(req);
+    if (ino == kRootIno) {
+      fuse_reply_err(req, EPERM);
+      return;
+    }
+    const std::optional<QueueNode> node = fs.table_.Find(ino);
+    if (!node.has_value()) {
+      fuse_reply_err(req, ENOENT);
+      return;
+    }
+    ipc::Queue& queue = node->inode->queue();
+    if (to_set & FUSE_SET_ATTR_MODE) queue.SetMode(attr->st_mode & 07777);
+    if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+      const kernel::KUid uid =
+          (to_set & FUSE_SET_ATTR_UID) ? kernel::KUid(attr->st_uid) : queue.uid();
+      const kernel::KGid gid =
+          (to_set & FUSE_SET_ATTR_GID) ? kernel::KGid(attr->st_gid) : queue.gid();
+      queue.SetOwner(uid, gid);
+    }
+    const timespec now = Now();
+    const std::optional<NodeMeta> meta = fs.table_.UpdateMeta(ino, [&](NodeMeta& m) {
+      if (to_set & FUSE_SET_ATTR_SIZE) m.size = attr->st_size;
+      if (to_set & FUSE_SET_ATTR_ATIME_NOW) {
+        m.atime = now;
+      } else if (to_set & FUSE_SET_ATTR_ATIME) {
+        m.atime = attr->st_atim;
+      }
+      if (to_set & FUSE_SET_ATTR_MTIME_NOW) {
+        m.mtime = now;
+      } else if (to_set & FUSE_SET_ATTR_MTIME) {
+        m.mtime = attr->st_mtim;
+      }
+      // notify_change() always sets ctime; FUSE passes it only with writeback caching.
+      m.ctime = (to_set & FUSE_SET_ATTR_CTIME) ? attr->st_ctim : now;
+    });
+    if (!meta.has_value()) {
+      fuse_reply_err(req, ENOENT);
+      return;
+    }
+    QueueNode updated = *node;
+    updated.meta = *meta;
+    const struct stat st = QueueStat(updated);
+    fuse_reply_attr(req, &st, 0);
+  }
+
+  static void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+    Mqfs& fs = Self(req);
+    const std::optional<QueueNode> node = fs.table_.Find(ino);
+    if (!node.has_value()) {
+      fuse_reply_err(req, ENOENT);
+      return;
+    }
+    // Mqfs::Open's description was counted by IpcNamespace::Open; any other open (a
+    // program reopening /proc/self/fd/N, spec §8.3) is a new description of the queue.
+    const bool counted = fs.table_.TakeExpectedOpen(ino, CallerTid(req));
+    if (!counted) node->ns->AddDescription(node->inode);
+    const uint64_t fh = fs.table_.AddFile(OpenFile{ino, node->inode, node->ns});
+    fi->fh = fh;
+    // The status line changes under the reader: no page cache, every read comes here.
+    fi->direct_io = 1;
+    fi->keep_cache = 0;
+    fi->nonseekable = 0;  // read/pread/lseek use the file position (spec §8.1)
+    fi->noflush = 0;      // close must reach OnFlush (spec §6.2)
+    if (fuse_reply_open(req, fi) != 0) {
+      // The opener was killed before the reply: the kernel drops this open and sends no
+      // release for it. Undo our side; a counted (Mqfs::Open) description stays the
+      // caller's, whose open(2) fails.
+      fs.table_.RemoveFile(fh);
+      if (!counted) node->ns->ReleaseDescription(node->inode);
+    }
+  }
+
+  // Spec §8.1: the status line at the file position. NOTIFY_PID is relative to the
+  // reader's PID namespace, which only the sentry knows.
+  static void Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+    Mqfs& fs = Self(req);
+    const std::shared_ptr<const OpenFile> file = fs.table_.File(fi->fh);
+    if (file == nullptr) {
+      fuse_reply_err(req, EBADF);
+      return;
+    }
+    const ipc::QueueStatus status = file->inode->queue().Status();
+    int32_t notify_pid = 0;
+    if (status.notify_owner.has_value()) {
+      notify_pid = fs.hooks_->NotifyPidFor(CallerTid(req), status.notify_owner_host_tgid);
+    }
+    const std::string line =
+        ipc::FormatStatusLine(status.qsize, status.notify, status.signo, notify_pid);
+    if (off < 0 || static_cast<uint64_t>(off) >= line.size()) {
+      fuse_reply_buf(req, nullptr, 0);
+      return;
+    }
+    const size_t n = std::min(size, line.size() - static_cast<size_t>(off));
+    // mqueue_read_file(): a read that returned bytes sets atime and ctime.
+    const timespec now = Now();
+    fs.table_.UpdateMeta(ino, [&](NodeMeta& m) { m.atime = m.ctime = now; });
+    fuse_reply_buf(req, line.data() + off, n);
+  }
+
+  // Spec §8.1: a writable descriptor gets EINVAL (the kernel answers EBADF for O_RDONLY
+  // before asking us).
+  static void Write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off,
+                    fuse_file_info* fi) {
+    fuse_reply_err(req, EINVAL);
+  }
+
+  // Spec §8.2. The handle is stored before readiness is read: a PollWake in between then
+  // notifies a poller that the kernel has already put on its wait queue, so no wake-up is
+  // lost.
+  static void Poll(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi, fuse_pollhandle* ph) {
+    Mqfs& fs = Self(req);
+    const std::shared_ptr<const OpenFile> file = fs.table_.File(fi->fh);
+    if (file == nullptr) {
+      if (ph != nullptr) fuse_pollhandle_destroy(ph);
+      fuse_reply_err(req, EBADF);
+      return;
+    }
+    if (ph != nullptr) fs.table_.SetPollHandle(fi->fh, PollHandle(ph, fuse_pollhandle_destroy));
+    fuse_reply_poll(req, file->inode->queue().Readiness());
+  }
+
+  // Every close(2) of any fd (spec §6.2, §8.4): the notification rule is the sentry's.
+  static void Flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+    Mqfs& fs = Self(req);
+    const std::shared_ptr<const OpenFile> file = fs.table_.File(fi->fh);
+    if (file != nullptr) fs.hooks_->OnFlush(file->inode, *file->ns, CallerTid(req));
+    fuse_reply_err(req, 0);
+  }
+
+  static void Release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+    Mqfs& fs = Self(req);
+    const std::shared_ptr<const OpenFile> file = fs.table_.File(fi->fh);
+    if (file != nullptr) {
+      fs.hooks_->OnRelease(file->inode, *file->ns);
+      fs.table_.RemoveFile(fi->fh);
+    }
+    fuse_reply_err(req, 0);
+  }
+
+  // Spec §8.3: mqueue has no fsync (vfs_fsync_range answers EINVAL). ENOSYS would make
+  // the kernel report success from then on.
+  static void Fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
+    fuse_reply_err(req, EINVAL);
+  }
+
+  static void ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                      fuse_file_info* fi) {
+    if (ino != kRootIno) {
+      fuse_reply_err(req, ENOTDIR);
+      return;
+    }
+    struct Dirent {
+      std::string name;
+      fuse_ino_t ino;
+      mode_t type;
+    };
+    std::vector<Dirent> all = {{".", kRootIno, S_IFDIR}, {"..", kRootIno, S_IFDIR}};
+    for (uint64_t queue_ino : Self(req).table_.LiveInos()) {
+      all.push_back({absl::StrCat(queue_ino - 1), queue_ino, S_IFREG});
+    }
+    std::string buf(size, '\0');
+    size_t used = 0;
+    for (size_t i = off > 0 ? static_cast<size_t>(off) : 0; i < all.size(); ++i) {
+      struct stat st {};
+      st.st_ino = all[i].ino;
+      st.st_mode = all[i].type;
+      // The offset of an entry is the offset of the next one.
+      const size_t need = fuse_add_direntry(req, buf.data() + used, size - used,
+                                            all[i].name.c_str(), &st, i + 1);
+      if (need > size - used) break;
+      used += need;
+    }
+    fuse_reply_buf(req, buf.data(), used);
+  }
+
+  // Spec §8.3 wants f_type 0x19800202; FUSE always reports FUSE_SUPER_MAGIC. The rest is
+  // mqueue's simple_statfs answer.
+  static void StatFs(fuse_req_t req, fuse_ino_t ino) {
+    struct statvfs st {};
+    st.f_bsize = kBlockSize;
+    st.f_frsize = kBlockSize;
+    st.f_namemax = kNameMax;
+    fuse_reply_statfs(req, &st);
+  }
+
+  // Names are created and removed through mq_open/mq_unlink only.
+  static void Mknod(fuse_req_t req, fuse_ino_t, const char*, mode_t, dev_t) {
+    fuse_reply_err(req, EPERM);
+  }
+  static void Mkdir(fuse_req_t req, fuse_ino_t, const char*, mode_t) { fuse_reply_err(req, EPERM); }
+  static void Remove(fuse_req_t req, fuse_ino_t, const char*) { fuse_reply_err(req, EPERM); }
+  static void Symlink(fuse_req_t req, const char*, fuse_ino_t, const char*) {
+    fuse_reply_err(req, EPERM);
+  }
+  static void Rename(fuse_req_t req, fuse_ino_t, const char*, fuse_ino_t, const char*,
+                     unsigned int) {
+    fuse_reply_err(req, EPERM);
+  }
+  static void Link(fuse_req_t req, fuse_ino_t, fuse_ino_t, const char*) {
+    fuse_reply_err(req, EPERM);
+  }
+  static void Create(fuse_req_t req, fuse_ino_t, const char*, mode_t, fuse_file_info*) {
+    fuse_reply_err(req, EPERM);
+  }
+
+  static fuse_lowlevel_ops MakeOps() {
+    fuse_lowlevel_ops ops{};
+    ops.init = Init;
+    ops.lookup = Lookup;
+    ops.getattr = GetAttr;
+    ops.setattr = SetAttr;
+    ops.open = Open;
+    ops.read = Read;
+    ops.write = Write;
+    ops.poll = Poll;
+    ops.flush = Flush;
+    ops.release = Release;
+    ops.fsync = Fsync;
+    ops.readdir = ReadDir;
+    ops.statfs = StatFs;
+    ops.mknod = Mknod;
+    ops.mkdir = Mkdir;
+    ops.unlink = Remove;
+    ops.rmdir = Remove;
+    ops.symlink = Symlink;
+    ops.rename = Rename;
+    ops.link = Link;
+    ops.create = Create;
+    return ops;
+  }
+
+  friend class Mqfs;
+};
+
+const fuse_lowlevel_ops Mqfs::Ops::kOps = Mqfs::Ops::MakeOps();
+
+Mqfs::Mqfs(std::string mountpoint, MqfsHooks* hooks)
+    : mountpoint_(std::move(mountpoint)), hooks_(hooks), mount_time_(Now()) {}
+
+absl::StatusOr<std::unique_ptr<Mqfs>> Mqfs::Mount(const std::string& mountpoint,
+                                                  MqfsHooks* hooks) {
+  if (hooks == nullptr) return absl::InvalidArgumentError("mqfs: hooks must not be null");
+  std::unique_ptr<Mqfs> fs(new Mqfs(mountpoint, hooks));
+  absl::Status status = fs->Start();
+  if (!status.ok()) return status;
+  return fs;
+}
+
+absl::Status Mqfs::Start() {
+  struct stat dir {};
+  if (stat(mountpoint_.c_str(), &dir) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("mqfs: mountpoint ", mountpoint_));
+  }
+  if (!S_ISDIR(dir.st_mode)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("mqfs: mountpoint ", mountpoint_, " is not a directory"));
+  }
+  stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (stop_fd_ < 0) return ErrnoStatus(errno, "mqfs: eventfd");
+
+  // The mount is made here rather than by libfuse so that its errors come back as errno
+  // (libfuse only logs them); libfuse then adopts the device fd ("/dev/fd/N").
+  const int dev_fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+  if (dev_fd < 0) return ErrnoStatus(errno, "mqfs: cannot open /dev/fuse");
+
+  char arg0[] = "mqsentry-mqfs";
+  char* argv[] = {arg0, nullptr};
+  fuse_args args = FUSE_ARGS_INIT(1, argv);
+  fuse_session* se = fuse_session_new(&args, &Ops::kOps, sizeof(Ops::kOps), this);
+  fuse_opt_free_args(&args);  // parsing may have copied them
+  if (se == nullptr) {
+    close(dev_fd);
+    return absl::InternalError("mqfs: fuse_session_new failed");
+  }
+  // rootmode only types the root before its first getattr; default_permissions makes the
+  // kernel check modes (ours answer getattr), allow_other lets sandboxed users in.
+  // nosuid/nodev/noexec as on a /dev/mqueue mount: queue modes keep set-id bits.
+  const std::string options = absl::StrFormat(
+      "fd=%d,rootmode=%o,user_id=%u,group_id=%u,default_permissions,allow_other", dev_fd,
+      S_IFDIR, geteuid(), getegid());
+  if (mount("mqueue", mountpoint_.c_str(), "fuse.mqsentry", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+            options.c_str()) != 0) {
+    const int err = errno;
+    close(dev_fd);
+    fuse_session_destroy(se);
+    return ErrnoStatus(err, absl::StrCat("mqfs: mount on ", mountpoint_));
+  }
+  mounted_ = true;
+  const std::string dev_path = absl::StrCat("/dev/fd/", dev_fd);
+  if (fuse_session_mount(se, dev_path.c_str()) != 0) {
+    close(dev_fd);
+    fuse_session_destroy(se);
+    return absl::InternalError("mqfs: fuse_session_mount did not take the device fd");
+  }
+  serving_session_ = se;
+  {
+    absl::MutexLock lock(&session_mu_);
+    session_ = se;
+  }
+  // Non-blocking, so that every request thread can wait in poll() for requests or for
+  // the stop eventfd, and those that lose the race for a request go back to waiting.
+  const int fuse_fd = fuse_session_fd(se);
+  const int fl = fcntl(fuse_fd, F_GETFL);
+  if (fl < 0 || fcntl(fuse_fd, F_SETFL, fl | O_NONBLOCK) != 0) {
+    return ErrnoStatus(errno, "mqfs: fcntl /dev/fuse");
+  }
+  for (int i = 0; i < kServeThreads; ++i) threads_.emplace_back([this] { Serve(); });
+
+  // The mount's device, for Identify. This is also the first request: it fails if the
+  // session does not answer.
+  struct stat root {};
+  if (stat(mountpoint_.c_str(), &root) != 0) {
+    return ErrnoStatus(errno, absl::StrCat("mqfs: stat of new mount ", mountpoint_));
+  }
+  if (root.st_ino != kRootIno) {
+    return absl::InternalError(absl::StrCat("mqfs: ", mountpoint_, " is not the new mount"));
+  }
+  device_ = root.st_dev;
+  return absl::OkStatus();
+}
+
+void Mqfs::Serve() {
+  tls_mqfs_thread = true;
+  fuse_session* const se = serving_session_;
+  fuse_buf buf{};
+  pollfd fds[2] = {{fuse_session_fd(se), POLLIN, 0}, {stop_fd_, POLLIN, 0}};
+  while (!fuse_session_exited(se)) {
+    if (poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (fds[1].revents != 0) break;
+    const int res = fuse_session_receive_buf(se, &buf);
+    if (res == -EINTR || res == -EAGAIN) continue;  // another thread took the request
+    if (res <= 0) break;  // 0: unmounted or aborted (the session has exited)
+    fuse_session_process_buf(se, &buf);
+  }
+  free(buf.mem);
+}
+
+void Mqfs::Stop() {
+  // Lazily: queue fds the sandbox still holds keep the superblock, not the mountpoint.
+  if (mounted_) umount2(mountpoint_.c_str(), MNT_DETACH);
+  mounted_ = false;
+  if (stop_fd_ >= 0) {
+    const uint64_t one = 1;
+    [[maybe_unused]] ssize_t n = write(stop_fd_, &one, sizeof(one));
+  }
+  for (std::thread& t : threads_) t.join();
+  threads_.clear();
+  table_.DropPollHandles();
+  {
+    absl::MutexLock lock(&session_mu_);
+    session_ = nullptr;
+  }
+  // Closes the device fd: the kernel aborts the connection, so files still open fail with
+  // ENOTCONN instead of waiting for us.
+  if (serving_session_ != nullptr) fuse_session_destroy(serving_session_);
+  serving_session_ = nullptr;
+  if (stop_fd_ >= 0) close(stop_fd_);
+  stop_fd_ = -1;
+}
+
+Mqfs::~Mqfs() { Stop(); }
+
+void Mqfs::AddQueue(std::shared_ptr<ipc::QueueInode> inode,
+                    std::shared_ptr<ipc::IpcNamespace> ns) {
+  table_.AddQueue(std::move(inode), std::move(ns), Now());
+}
+
+absl::StatusOr<int> Mqfs::Open(const ipc::QueueInode& inode, int flags) {
+  if (tls_mqfs_thread) {
+    return absl::FailedPreconditionError("mqfs: Open called on an mqfs thread (self-deadlock)");
+  }
+  const uint64_t ino = InoForQueue(inode.id());
+  const int32_t tid = CurrentTid();
+  const bool path_only = (flags & O_PATH) != 0;
+  const int oflags = (flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC)) | O_CLOEXEC;
+  const std::string path = absl::StrCat(mountpoint_, "/", inode.id());
+  if (!path_only) table_.ExpectOpen(ino, tid);
+  int fd;
+  // EINTR: the FUSE open was withdrawn before we read it, so the expectation still holds.
+  do {
+    fd = open(path.c_str(), oflags);
+  } while (fd < 0 && errno == EINTR);
+  const int err = errno;
+  const bool not_taken = !path_only && table_.CancelExpectedOpen(ino, tid);
+  if (fd < 0) return ErrnoStatus(err, absl::StrCat("mqfs: open ", path));
+  if (not_taken) {
+    // The FUSE open did not come from this thread as the kernel reports it (a PID
+    // namespace mismatch): it was counted as a new description, which this close releases.
+    close(fd);
+    return absl::InternalError(absl::StrCat("mqfs: open of ", path, " was not recognised"));
+  }
+  return fd;
+}
+
+std::optional<std::pair<std::shared_ptr<ipc::QueueInode>, std::shared_ptr<ipc::IpcNamespace>>>
+Mqfs::Identify(int fd) const {
+  // AT_STATX_DONT_SYNC: FUSE answers from the inode without a getattr request, so this
+  // costs one syscall and may be called under any lock.
+  struct statx stx {};
+  if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE | STATX_INO, &stx) != 0) {
+    return std::nullopt;
+  }
+  if (makedev(stx.stx_dev_major, stx.stx_dev_minor) != device_ || !S_ISREG(stx.stx_mode)) {
+    return std::nullopt;
+  }
+  std::optional<QueueNode> node = table_.Find(stx.stx_ino);
+  if (!node.has_value()) return std::nullopt;
+  return std::make_pair(std::move(node->inode), std::move(node->ns));
+}
+
+void Mqfs::PollWake(const ipc::Queue& queue) {
+  const std::vector<PollHandle> handles = table_.PollHandlesOf(queue);
+  if (handles.empty()) return;
+  absl::ReaderMutexLock lock(&session_mu_);
+  if (session_ == nullptr) return;
+  for (const PollHandle& handle : handles) fuse_lowlevel_notify_poll(handle.get());
+}
+
+}  // namespace mqsentry::vfs

@@ -1,0 +1,139 @@
+// Mqfs: the message-queue filesystem, served by the supervisor over FUSE, that holds every
+// mq descriptor of the sandbox as a real host fd (architecture "Descriptors live in mqfs",
+// spec §8). One inode per queue, named by its decimal queue id; one FUSE open per open
+// description. The host kernel then gives the descriptors Linux's file behaviour: dup,
+// fork, SCM_RIGHTS, F_GETFL/F_SETFL, file position, poll/select/epoll, close-time flush,
+// /proc/self/fd reopening; mqfs answers read (the status line), poll, getattr/setattr
+// (fchmod, fchown, ftruncate), flush (close) and release.
+//
+// Threads: FUSE requests are served by a fixed pool of mqfs threads. Mqfs::Open blocks on a
+// FUSE open served by one of them, so it must never be called from an mqfs thread (that
+// is, from a hook), nor while holding a lock a FUSE handler takes: IpcNamespace::mu_ and
+// Queue::mu_ (lookup/getattr/open read the queue and the namespace), or any sentry lock the
+// hooks take.
+//
+// Lock order: IpcNamespace::mu_ -> Queue::mu_ -> NodeTable::mu_ -> Mqfs::session_mu_.
+// Hooks are called with no mqfs lock held.
+#ifndef MQSENTRY_VFS_MQFS_H_
+#define MQSENTRY_VFS_MQFS_H_
+
+#include <sys/types.h>
+#include <time.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "ipc/ipc_namespace.h"
+#include "ipc/queue.h"
+#include "vfs/mqfs_node_table.h"
+
+struct fuse_session;
+
+namespace mqsentry::vfs {
+
+// What mqfs needs from the sentry; called on mqfs threads, never with mqfs locks held.
+class MqfsHooks {
+ public:
+  virtual ~MqfsHooks() = default;
+  // close() of a descriptor of `inode` by thread `tid` (FUSE flush; tid as the supervisor's
+  // PID namespace sees it, 0 if invisible there). Every close(2) of every fd sends one,
+  // including the supervisor's own closes (e.g. of its copy after SECCOMP_IOCTL_NOTIF_ADDFD).
+  // The closing thread is blocked in close(2) until this returns.
+  virtual void OnFlush(const std::shared_ptr<ipc::QueueInode>& inode, ipc::IpcNamespace& ns,
+                       int32_t tid) = 0;
+  // The last reference to one open description went (FUSE release). Asynchronous: it can
+  // arrive after the close(2) that caused it has returned.
+  virtual void OnRelease(const std::shared_ptr<ipc::QueueInode>& inode,
+                         ipc::IpcNamespace& ns) = 0;
+  // NOTIFY_PID for the status line: the notification owner's pid (owner_host_tgid,
+  // supervisor's view) as seen by the reading thread reader_tid; 0 if invisible.
+  virtual int32_t NotifyPidFor(int32_t reader_tid, int32_t owner_host_tgid) = 0;
+};
+
+class Mqfs {
+ public:
+  // FUSE request threads. Each blocks only in hooks and in queue/namespace locks; while
+  // one is busy in a hook the others keep serving (Mqfs::Open needs one free thread).
+  static constexpr int kServeThreads = 4;
+
+  // Mounts a new FUSE filesystem at `mountpoint` (an existing empty directory) with
+  // default_permissions and allow_other (and nosuid, nodev, noexec), and serves it on
+  // kServeThreads threads. Fails with a clear Status if /dev/fuse cannot be opened or the
+  // mount fails.
+  static absl::StatusOr<std::unique_ptr<Mqfs>> Mount(const std::string& mountpoint,
+                                                     MqfsHooks* hooks);
+  Mqfs(const Mqfs&) = delete;
+  Mqfs& operator=(const Mqfs&) = delete;
+  // Unmounts (lazily) and joins its threads. Files still open elsewhere then fail with
+  // ENOTCONN. No PollWake may run concurrently with or after this.
+  ~Mqfs();
+
+  // Makes a queue reachable as "<mountpoint>/<id>" (decimal queue id). Called on creation
+  // and restore. The entry goes by itself once the namespace has destroyed the queue and
+  // no description of it is open here.
+  void AddQueue(std::shared_ptr<ipc::QueueInode> inode, std::shared_ptr<ipc::IpcNamespace> ns);
+
+  // Opens a new open description of `inode` (added with AddQueue) with open(2) `flags`:
+  // access mode 0/1/2/3, O_NONBLOCK, O_APPEND and the other bits the kernel keeps;
+  // O_CREAT, O_EXCL, O_NOCTTY and O_TRUNC are dropped, O_CLOEXEC is added. The
+  // description is already counted by IpcNamespace::Open, so this open does not call
+  // AddDescription (every other FUSE open does). Returns a host fd owned by the caller.
+  // Must be called from a non-mqfs thread with no ipc lock held (see the file comment).
+  // With O_PATH no FUSE open, flush or release ever happens: the caller releases the
+  // counted description itself.
+  absl::StatusOr<int> Open(const ipc::QueueInode& inode, int flags);
+
+  // If host fd `fd` (in the supervisor) refers to a file of this filesystem (fstat: st_dev
+  // equals the mount's device, st_ino maps to a known queue) returns its inode and
+  // namespace, else nullopt.
+  std::optional<std::pair<std::shared_ptr<ipc::QueueInode>, std::shared_ptr<ipc::IpcNamespace>>>
+  Identify(int fd) const;
+
+  // The queue's readiness may have changed: wakes pollers of every open file of it. Safe
+  // under Queue::mu_ (it takes only NodeTable::mu_ and session_mu_ and never calls the
+  // queue) and never waits for a FUSE request: a poll notification is one write(2) to
+  // /dev/fuse that the kernel handles without waiting for us.
+  void PollWake(const ipc::Queue& queue);
+
+  dev_t device() const { return device_; }
+  const std::string& mountpoint() const { return mountpoint_; }
+
+  // For tests: open descriptions and queue entries currently known.
+  size_t open_files() const { return table_.open_files(); }
+
+ private:
+  class Ops;  // the FUSE low-level callbacks (mqfs.cc)
+  friend class Ops;
+
+  Mqfs(std::string mountpoint, MqfsHooks* hooks);
+  absl::Status Start();
+  void Serve();  // one FUSE request thread
+  void Stop();
+
+  const std::string mountpoint_;
+  MqfsHooks* const hooks_;
+  const timespec mount_time_;  // the root directory's times
+  NodeTable table_;
+  dev_t device_ = 0;
+  bool mounted_ = false;
+  int stop_fd_ = -1;  // eventfd that ends the request threads
+  std::vector<std::thread> threads_;
+
+  // Held shared while notifying pollers (PollWake, any thread) and exclusively while the
+  // session is destroyed, so no notification writes to a freed session.
+  mutable absl::Mutex session_mu_;
+  fuse_session* session_ ABSL_GUARDED_BY(session_mu_) = nullptr;
+  // The same pointer, for the request threads and Start/Stop (which own its lifetime).
+  fuse_session* serving_session_ = nullptr;
+};
+
+}  // namespace mqsentry::vfs
+
+#endif  // MQSENTRY_VFS_MQFS_H_

@@ -1,0 +1,163 @@
+// NodeTable: inode numbers to queues, open descriptions, poll handles, expected opens.
+#include "vfs/mqfs_node_table.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace mqsentry::vfs {
+
+void NodeTable::AddQueue(std::shared_ptr<ipc::QueueInode> inode,
+                         std::shared_ptr<ipc::IpcNamespace> ns, timespec now) {
+  absl::MutexLock lock(&mu_);
+  const uint64_t ino = InoForQueue(inode->id());
+  const ipc::Queue* queue = &inode->queue();
+  auto [it, inserted] = entries_.try_emplace(ino);
+  Entry& entry = it->second;
+  if (inserted || entry.inode.expired()) {
+    entry.meta = NodeMeta{};
+    entry.meta.atime = entry.meta.mtime = entry.meta.ctime = now;
+  }
+  if (entry.queue != nullptr && entry.queue != queue) {
+    auto old = by_queue_.find(entry.queue);
+    if (old != by_queue_.end() && old->second == ino) by_queue_.erase(old);
+  }
+  entry.inode = inode;
+  entry.ns = std::move(ns);
+  entry.queue = queue;
+  by_queue_[queue] = ino;
+  if (entries_.size() >= sweep_at_) {
+    SweepLocked();
+    sweep_at_ = std::max<size_t>(64, 2 * entries_.size());
+  }
+}
+
+std::optional<QueueNode> NodeTable::Find(uint64_t ino) const {
+  absl::MutexLock lock(&mu_);
+  auto it = entries_.find(ino);
+  if (it == entries_.end()) return std::nullopt;
+  std::shared_ptr<ipc::QueueInode> inode = it->second.inode.lock();
+  if (inode == nullptr) return std::nullopt;
+  return QueueNode{ino, std::move(inode), it->second.ns, it->second.meta};
+}
+
+std::vector<uint64_t> NodeTable::LiveInos() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<uint64_t> out;
+  for (const auto& [ino, entry] : entries_) {
+    if (!entry.inode.expired()) out.push_back(ino);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+uint64_t NodeTable::AddFile(OpenFile file) {
+  absl::MutexLock lock(&mu_);
+  const uint64_t fh = next_fh_++;
+  const uint64_t ino = file.ino;
+  files_.emplace(fh, FileSlot{std::make_shared<const OpenFile>(std::move(file)), nullptr});
+  auto it = entries_.find(ino);
+  if (it != entries_.end()) it->second.files.insert(fh);
+  return fh;
+}
+
+std::shared_ptr<const OpenFile> NodeTable::File(uint64_t fh) const {
+  absl::MutexLock lock(&mu_);
+  auto it = files_.find(fh);
+  return it == files_.end() ? nullptr : it->second.file;
+}
+
+std::shared_ptr<const OpenFile> NodeTable::RemoveFile(uint64_t fh) {
+  PollHandle dropped;  // destroyed after mu_ is released
+  std::shared_ptr<const OpenFile> file;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = files_.find(fh);
+    if (it == files_.end()) return nullptr;
+    file = std::move(it->second.file);
+    dropped = std::move(it->second.poll_handle);
+    files_.erase(it);
+    auto entry = entries_.find(file->ino);
+    if (entry != entries_.end()) entry->second.files.erase(fh);
+  }
+  return file;
+}
+
+void NodeTable::SetPollHandle(uint64_t fh, PollHandle handle) {
+  absl::MutexLock lock(&mu_);
+  auto it = files_.find(fh);
+  if (it == files_.end()) return;  // released meanwhile: `handle` is simply dropped
+  std::swap(it->second.poll_handle, handle);
+}
+
+std::vector<PollHandle> NodeTable::PollHandlesOf(const ipc::Queue& queue) const {
+  std::vector<PollHandle> out;
+  absl::MutexLock lock(&mu_);
+  auto q = by_queue_.find(&queue);
+  if (q == by_queue_.end()) return out;
+  auto entry = entries_.find(q->second);
+  if (entry == entries_.end()) return out;
+  for (uint64_t fh : entry->second.files) {
+    auto it = files_.find(fh);
+    if (it != files_.end() && it->second.poll_handle != nullptr) {
+      out.push_back(it->second.poll_handle);
+    }
+  }
+  return out;
+}
+
+void NodeTable::DropPollHandles() {
+  std::vector<PollHandle> dropped;
+  absl::MutexLock lock(&mu_);
+  for (auto& [fh, slot] : files_) {
+    if (slot.poll_handle != nullptr) dropped.push_back(std::move(slot.poll_handle));
+  }
+}
+
+size_t NodeTable::open_files() const {
+  absl::MutexLock lock(&mu_);
+  return files_.size();
+}
+
+size_t NodeTable::entries() const {
+  absl::MutexLock lock(&mu_);
+  return entries_.size();
+}
+
+void NodeTable::ExpectOpen(uint64_t ino, int32_t tid) {
+  absl::MutexLock lock(&mu_);
+  ++expected_opens_[{ino, tid}];
+}
+
+bool NodeTable::TakeExpectedOpen(uint64_t ino, int32_t tid) {
+  absl::MutexLock lock(&mu_);
+  auto it = expected_opens_.find(std::make_pair(ino, tid));
+  if (it == expected_opens_.end()) return false;
+  if (--it->second == 0) expected_opens_.erase(it);
+  return true;
+}
+
+bool NodeTable::CancelExpectedOpen(uint64_t ino, int32_t tid) {
+  absl::MutexLock lock(&mu_);
+  auto it = expected_opens_.find(std::make_pair(ino, tid));
+  if (it == expected_opens_.end()) return false;
+  if (--it->second == 0) expected_opens_.erase(it);
+  return true;
+}
+
+void NodeTable::SweepLocked() {
+  std::vector<uint64_t> dead;
+  for (const auto& [ino, entry] : entries_) {
+    if (entry.inode.expired() && entry.files.empty()) dead.push_back(ino);
+  }
+  for (uint64_t ino : dead) EraseEntryLocked(ino);
+}
+
+void NodeTable::EraseEntryLocked(uint64_t ino) {
+  auto it = entries_.find(ino);
+  if (it == entries_.end()) return;
+  auto q = by_queue_.find(it->second.queue);
+  if (q != by_queue_.end() && q->second == ino) by_queue_.erase(q);
+  entries_.erase(it);
+}
+
+}  // namespace mqsentry::vfs

@@ -1,0 +1,156 @@
+// NodeTable: mqfs's bookkeeping, with no FUSE or host calls in it: which queue each FUSE
+// inode number serves (and the inode metadata that only the file has: i_size and times),
+// every open description (the record behind fuse_file_info::fh) with its latest poll
+// handle, and the opens that Mqfs::Open is waiting for (descriptions the model has already
+// counted, spec §3.5).
+//
+// Lifetime: the table holds each queue weakly. IpcNamespace keeps a QueueInode alive
+// exactly until it destroys the queue (unlinked, or namespace dead, and no description
+// left), and every open description here holds it strongly, so an entry expires when the
+// kernel would have freed the inode; expired entries are swept lazily. This needs no
+// "queue destroyed" call from the sentry.
+//
+// Thread safety: every method takes mu_. No method calls into ipc/ (queues or namespaces),
+// so the table may be used under Queue::mu_ (PollWake). Lock order:
+// IpcNamespace::mu_ -> Queue::mu_ -> NodeTable::mu_.
+#ifndef MQSENTRY_VFS_MQFS_NODE_TABLE_H_
+#define MQSENTRY_VFS_MQFS_NODE_TABLE_H_
+
+#include <time.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
+#include "ipc/ipc_namespace.h"
+#include "ipc/queue.h"
+#include "ipc/status_line.h"
+
+// libfuse's opaque poll handle; the table only stores and copies it (see PollHandle).
+struct fuse_pollhandle;
+
+namespace mqsentry::vfs {
+
+// FUSE_ROOT_ID. Queue ids start at 1, so queue `id` is FUSE inode id + 1.
+inline constexpr uint64_t kRootIno = 1;
+constexpr uint64_t InoForQueue(uint64_t queue_id) { return queue_id + 1; }
+
+// A poll handle is shared so that PollWake can notify with a copy taken under the table's
+// lock while a poll request replaces it: the handle is freed (fuse_pollhandle_destroy)
+// when the last copy goes. Notifying with a replaced handle is harmless (the kernel
+// ignores unknown handles and a handle stays valid for its file's lifetime).
+using PollHandle = std::shared_ptr<fuse_pollhandle>;
+
+// Metadata that lives in the inode, not in the queue model (spec §2 "Per queue":
+// timestamps and i_size).
+struct NodeMeta {
+  int64_t size = ipc::kStatusFileSize;  // 80 unless truncated (spec §8.3)
+  timespec atime{};
+  timespec mtime{};
+  timespec ctime{};
+};
+
+// A queue as mqfs serves it, with strong references for the caller's use.
+struct QueueNode {
+  uint64_t ino = 0;
+  std::shared_ptr<ipc::QueueInode> inode;
+  std::shared_ptr<ipc::IpcNamespace> ns;
+  NodeMeta meta;
+};
+
+// One open description (one FUSE open; shared by dup, fork and SCM_RIGHTS in the kernel).
+struct OpenFile {
+  uint64_t ino = 0;
+  std::shared_ptr<ipc::QueueInode> inode;
+  std::shared_ptr<ipc::IpcNamespace> ns;
+};
+
+class NodeTable {
+ public:
+  NodeTable() = default;
+  NodeTable(const NodeTable&) = delete;
+  NodeTable& operator=(const NodeTable&) = delete;
+
+  // Makes `inode` reachable at InoForQueue(inode->id()). Re-adding a live queue keeps its
+  // metadata; `now` initialises the times of a new entry.
+  void AddQueue(std::shared_ptr<ipc::QueueInode> inode, std::shared_ptr<ipc::IpcNamespace> ns,
+                timespec now);
+  // The queue served at `ino`; nullopt for the root, unknown numbers and destroyed queues.
+  std::optional<QueueNode> Find(uint64_t ino) const;
+  // Inode numbers of the queues not yet destroyed, ascending (readdir).
+  std::vector<uint64_t> LiveInos() const;
+  // Applies `update` to the metadata of `ino`; the result, or nullopt if there is no such
+  // queue. `update` runs under mu_: it must not call out.
+  template <typename F>
+  std::optional<NodeMeta> UpdateMeta(uint64_t ino, F update);
+
+  // Open descriptions. AddFile returns the handle to store in fuse_file_info::fh.
+  uint64_t AddFile(OpenFile file);
+  std::shared_ptr<const OpenFile> File(uint64_t fh) const;
+  // Forgets a description and its poll handle; returns it (nullptr if unknown).
+  std::shared_ptr<const OpenFile> RemoveFile(uint64_t fh);
+  // Keeps `handle` as the description's poll handle, replacing the previous one.
+  void SetPollHandle(uint64_t fh, PollHandle handle);
+  // Copies of the poll handles of every open description of `queue`; empty (and no
+  // allocation) when nobody polls it. Called under Queue::mu_.
+  std::vector<PollHandle> PollHandlesOf(const ipc::Queue& queue) const;
+  // Drops every poll handle (the FUSE session is going away).
+  void DropPollHandles();
+  size_t open_files() const;
+  size_t entries() const;  // including expired, not yet swept ones (tests)
+
+  // Mqfs::Open: thread `tid` is about to open `ino` for a description the model has
+  // already counted. The FUSE open it causes takes the expectation (TakeExpectedOpen says
+  // true) and must not count it again; CancelExpectedOpen removes an expectation that no
+  // FUSE open took (true if it was still there).
+  void ExpectOpen(uint64_t ino, int32_t tid);
+  bool TakeExpectedOpen(uint64_t ino, int32_t tid);
+  bool CancelExpectedOpen(uint64_t ino, int32_t tid);
+
+ private:
+  struct Entry {
+    std::weak_ptr<ipc::QueueInode> inode;
+    std::shared_ptr<ipc::IpcNamespace> ns;
+    const ipc::Queue* queue = nullptr;  // key of by_queue_
+    NodeMeta meta;
+    absl::flat_hash_set<uint64_t> files;  // open descriptions (fh)
+  };
+  struct FileSlot {
+    std::shared_ptr<const OpenFile> file;
+    PollHandle poll_handle;
+  };
+
+  // Removes entries whose queue was destroyed and which have no open description.
+  void SweepLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EraseEntryLocked(uint64_t ino) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<uint64_t, Entry> entries_ ABSL_GUARDED_BY(mu_);
+  // PollWake gets a Queue&; a queue's address is stable while its QueueInode lives. A
+  // destroyed queue's address can be reused by a new queue before the sweep: AddQueue
+  // then re-points it, and until then it names an entry without open files (no effect).
+  absl::flat_hash_map<const ipc::Queue*, uint64_t> by_queue_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, FileSlot> files_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_fh_ ABSL_GUARDED_BY(mu_) = 1;
+  // Sweeping is amortised: it runs when the table has doubled since the last sweep.
+  size_t sweep_at_ ABSL_GUARDED_BY(mu_) = 64;
+  absl::flat_hash_map<std::pair<uint64_t, int32_t>, int> expected_opens_ ABSL_GUARDED_BY(mu_);
+};
+
+template <typename F>
+std::optional<NodeMeta> NodeTable::UpdateMeta(uint64_t ino, F update) {
+  absl::MutexLock lock(&mu_);
+  auto it = entries_.find(ino);
+  if (it == entries_.end() || it->second.inode.expired()) return std::nullopt;
+  update(it->second.meta);
+  return it->second.meta;
+}
+
+}  // namespace mqsentry::vfs
+
+#endif  // MQSENTRY_VFS_MQFS_NODE_TABLE_H_
