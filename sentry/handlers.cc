@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
 
@@ -68,20 +69,34 @@ int Sentry::ReadDeadline(const TrappedCall& call, const SyscallEntry& e, uint64_
 std::optional<Sentry::Descriptor> Sentry::ResolveFd(const TrappedCall& call, int fd, int* err) {
   *err = EBADF;
   if (fd < 0) return std::nullopt;
-  const int host_fd = platform_->GetFd(call.tid, fd);
-  if (host_fd < 0) return std::nullopt;
-  std::optional<Descriptor> out;
-  if (auto found = mqfs_->Identify(host_fd)) {
-    const int flags = fcntl(host_fd, F_GETFL);
-    // O_PATH descriptors of a queue answer EBADF to every mq call (spec §3.3).
-    if (flags >= 0 && !(flags & abi::kOPath)) {
-      out = Descriptor{found->first, found->second, flags};
-      *err = 0;
-    }
+  // /proc/<tid>/fdinfo/<fd> names the open description's mount, inode and f_flags without
+  // touching the file: duplicating it (pidfd_getfd) would cost an mqfs flush round trip
+  // on close, and a supervisor killed mid-close would wait forever on its own FUSE server.
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", call.tid, fd);
+  const int info = open(path, O_RDONLY | O_CLOEXEC);
+  if (info < 0) return std::nullopt;  // not open (or the caller is gone)
+  char buf[512];
+  const ssize_t n = read(info, buf, sizeof(buf) - 1);
+  close(info);
+  if (n <= 0) return std::nullopt;
+  buf[n] = 0;
+  unsigned long long flags = 0, mnt_id = 0, ino = 0;
+  bool have_flags = false, have_mnt = false, have_ino = false;
+  for (char* line = buf; line && *line;) {
+    char* next = std::strchr(line, '\n');
+    if (next) *next++ = 0;
+    have_flags |= std::sscanf(line, "flags: %llo", &flags) == 1;
+    have_mnt |= std::sscanf(line, "mnt_id: %llu", &mnt_id) == 1;
+    have_ino |= std::sscanf(line, "ino: %llu", &ino) == 1;
+    line = next;
   }
-  // Never under mu_: this close is served by an mqfs thread (FUSE flush).
-  close(host_fd);
-  return out;
+  if (!have_flags || !have_mnt || !have_ino) return std::nullopt;
+  auto found = mqfs_->IdentifyMountInode(mnt_id, ino);
+  // O_PATH descriptors of a queue answer EBADF to every mq call (spec §3.3).
+  if (!found || (flags & abi::kOPath)) return std::nullopt;
+  *err = 0;
+  return Descriptor{found->first, found->second, static_cast<int>(flags & ~abi::kOCloexec)};
 }
 
 absl::StatusOr<std::shared_ptr<ipc::IpcNamespace>> Sentry::NamespaceOf(
@@ -115,7 +130,6 @@ absl::StatusOr<std::shared_ptr<ipc::IpcNamespace>> Sentry::NamespaceOf(
 }
 
 absl::StatusOr<CallerIdentity> Sentry::ReadIdentity(int32_t tid) {
-  absl::MutexLock lock(&identity_mu_);
   return identity_->Read(tid);
 }
 
@@ -203,7 +217,7 @@ void Sentry::HandleOpen(const TrappedCall& call, const SyscallEntry& e) {
   close(*fd);
   if (!installed.ok()) return Fail(installed.status());
   if (strace_.enabled()) {
-    strace_.Complete(call.tid, trace,
+    strace_.Complete(SandboxPid(call.tid), trace,
                      installed->has_value() ? **installed : SyscallResult::Error(EINTR));
   }
 }

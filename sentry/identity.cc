@@ -485,6 +485,15 @@ absl::StatusOr<CallerIdentity> IdentityReader::Read(int32_t tid) {
   return id;
 }
 
+absl::StatusOr<IdentityReader::ProcessOfThread> IdentityReader::ProcessOf(int32_t tid) {
+  ASSIGN_OR_RETURN(UniqueFd dir, OpenProcDir(tid));
+  ASSIGN_OR_RETURN(ProcStatus status, ReadStatusAt(dir.get()));
+  ASSIGN_OR_RETURN(UniqueFd tgid_dir, OpenProcDir(status.tgid));
+  ASSIGN_OR_RETURN(ProcStat tgid_stat, ReadStatAt(tgid_dir.get()));
+  absl::MutexLock lock(&mu_);
+  return ProcessOfThread{status.tgid, ProcessRefLocked(status.tgid, tgid_stat.start_time)};
+}
+
 absl::StatusOr<int32_t> IdentityReader::TgidOf(int32_t tid) {
   ASSIGN_OR_RETURN(UniqueFd dir, OpenProcDir(tid));
   ASSIGN_OR_RETURN(ProcStatus status, ReadStatusAt(dir.get()));

@@ -89,6 +89,16 @@ class IdentityReader {
 
   absl::StatusOr<int32_t> TgidOf(int32_t tid);
 
+  // Only the process of thread `tid` (its tgid and ProcessRef), from /proc/<tid>/status and
+  // the thread group's stat. Safe for a thread that is closing files in the middle of an
+  // exec or an exit (mqfs's flush): unlike the namespace links, these files never wait for
+  // the task's exec locks.
+  struct ProcessOfThread {
+    int32_t tgid = 0;
+    ipc::ProcessRef process;
+  };
+  absl::StatusOr<ProcessOfThread> ProcessOf(int32_t tid);
+
   // The pid of host process `host_tgid` as seen from the PID namespace of thread
   // `observer_tid` (si_pid, NOTIFY_PID): its pid there if it lives in that namespace or
   // one nested below it, otherwise 0 (what the kernel's pid_nr_ns() answers).

@@ -12,7 +12,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <linux/capability.h>
 #include <poll.h>
 #include <sched.h>
@@ -204,19 +203,21 @@ absl::Status WriteSysctls(const LaunchOptions& options) {
 [[noreturn]] void RunProgram(const InitArgs& a) {
   const LaunchOptions& o = *a.options;
   sigprocmask(SIG_SETMASK, &a.original_mask, nullptr);
+  // Raw system calls: this process is single-threaded, and glibc's wrappers would use its
+  // all-threads setxid machinery if the supervisor ever had threads (state cloned from it).
   if (o.gid.has_value()) {
     // With setgroups "deny" (an unprivileged supervisor's user namespace) the groups
     // cannot change, and are not the caller's to lose anyway.
-    if (setgroups(0, nullptr) != 0 && errno != EPERM) {
+    if (syscall(SYS_setgroups, 0, nullptr) != 0 && errno != EPERM) {
       std::fprintf(stderr, "mqsentry: setgroups: %s\n", std::strerror(errno));
       _exit(127);
     }
-    if (setresgid(*o.gid, *o.gid, *o.gid) != 0) {
+    if (syscall(SYS_setresgid, *o.gid, *o.gid, *o.gid) != 0) {
       std::fprintf(stderr, "mqsentry: cannot set gid %u: %s\n", *o.gid, std::strerror(errno));
       _exit(127);
     }
   }
-  if (o.uid.has_value() && setresuid(*o.uid, *o.uid, *o.uid) != 0) {
+  if (o.uid.has_value() && syscall(SYS_setresuid, *o.uid, *o.uid, *o.uid) != 0) {
     std::fprintf(stderr, "mqsentry: cannot set uid %u: %s\n", *o.uid, std::strerror(errno));
     _exit(127);
   }
@@ -259,6 +260,11 @@ int InitMain(InitArgs& a) {
   if (poll(&parent, 1, 0) != 0) return 1;
   close(a.parent_pidfd);
   prctl(PR_SET_NAME, kInitProcessName);
+  // init holds a copy of the supervisor's memory and, when the supervisor is unprivileged,
+  // every capability of its user namespace, as the program's uid: nobody in the sandbox
+  // may ptrace it, read its memory or reach its /proc/1/root. (The program is dumpable
+  // again after its exec.)
+  prctl(PR_SET_DUMPABLE, 0);
 
   ResetSignalHandlers();
   CloseInheritedCloexecFds(a.control_fd);

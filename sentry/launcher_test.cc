@@ -9,6 +9,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -177,6 +178,12 @@ class LauncherTest : public ::testing::Test {
   }
 };
 
+TEST_F(LauncherTest, NoUserNamespaceForRoot) {
+  absl::StatusOr<bool> entered = EnterSupervisorUserNamespaceIfUnprivileged();
+  ASSERT_TRUE(entered.ok()) << entered.status();
+  EXPECT_FALSE(*entered);
+}
+
 TEST_F(LauncherTest, ExitCodeOfTheProgram) {
   absl::StatusOr<int> status = RunSandbox(Sh("exit 7"));
   ASSERT_TRUE(status.ok()) << status.status();
@@ -227,7 +234,10 @@ TEST_F(LauncherTest, HostMqueueMountsAreGoneInside) {
   HostMqueue host;
   ASSERT_TRUE(host.error().empty()) << host.error();
   ASSERT_EQ(access(host.queue_path().c_str(), F_OK), 0) << host.queue_path();
-  const std::string script = "! grep mqueue /proc/self/mountinfo && test ! -e " + host.queue_path();
+  // Field after " - " is the filesystem type (other tests' FUSE mounts may say "mqueue"
+  // as their source).
+  const std::string script =
+      "! grep ' - mqueue ' /proc/self/mountinfo && test ! -e " + host.queue_path();
   absl::StatusOr<int> status = RunSandbox(Sh(script));
   ASSERT_TRUE(status.ok()) << status.status();
   EXPECT_EQ(*status, 0);
@@ -388,6 +398,9 @@ int UnprivilegedScenario(const std::string& probe, const HostMqueue& host) {
       setresuid(kNobody, kNobody, kNobody) != 0) {
     return kDropFailed;
   }
+  // Changing credentials made this process non-dumpable, which leaves its /proc/self
+  // files root's (uid_map included); a user's process that was exec'd is dumpable.
+  if (prctl(PR_SET_DUMPABLE, 1) != 0) return kDropFailed;
   absl::StatusOr<bool> entered = EnterSupervisorUserNamespaceIfUnprivileged();
   if (!entered.ok() || !*entered) {
     std::fprintf(stderr, "unprivileged: %s\n", entered.status().ToString().c_str());

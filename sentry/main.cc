@@ -8,6 +8,7 @@
 //
 // Exit status: the program's; 128+N if signal N killed it; 125 if mqsentry itself failed.
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -37,6 +38,24 @@ namespace mqsentry::sentry {
 namespace {
 
 constexpr int kMqsentryFailed = 125;
+constexpr int kForwardedSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+
+volatile sig_atomic_t g_init_pid = 0;
+
+// A signal sent to mqsentry goes to the sandbox (its init passes it to the program), so
+// that `timeout` or `kill` end the program, not the supervisor in the middle of a call.
+// Terminal-generated signals (SI_KERNEL) already reached the program's process group.
+void ForwardSignal(int sig, siginfo_t* info, void*) {
+  if (info != nullptr && info->si_code == SI_KERNEL) return;
+  if (g_init_pid > 0) kill(g_init_pid, sig);
+}
+
+sigset_t ForwardedSet() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int sig : kForwardedSignals) sigaddset(&set, sig);
+  return set;
+}
 
 void Usage() {
   std::fprintf(stderr,
@@ -144,6 +163,11 @@ int Run(int argc, char** argv) {
   flags.launch.rules = FilterRules();
   absl::StatusOr<Sandbox> sandbox = Launch(flags.launch);
   if (!sandbox.ok()) return Die(std::string(sandbox.status().message()));
+  // Service threads (mqfs, the syscall thread) never take these signals: an interrupted
+  // seccomp ioctl leaves a call in an unknown state. The main thread forwards them.
+  const sigset_t forwarded = ForwardedSet();
+  pthread_sigmask(SIG_BLOCK, &forwarded, nullptr);
+  g_init_pid = sandbox->init_pid;
 
   // mqfs is mounted only now, after the sandbox's mount namespace was copied, in a
   // directory the sandbox cannot see.
@@ -176,6 +200,11 @@ int Run(int argc, char** argv) {
     absl::Status failure = sentry.failure();
     if (!loop_status.ok() || !failure.ok()) kill(sandbox->init_pid, SIGKILL);
   });
+  struct sigaction sa {};
+  sa.sa_sigaction = ForwardSignal;
+  sa.sa_flags = SA_SIGINFO | SA_RESTART;
+  for (int sig : kForwardedSignals) sigaction(sig, &sa, nullptr);
+  pthread_sigmask(SIG_UNBLOCK, &forwarded, nullptr);
   if (absl::Status s = Start(*sandbox); !s.ok()) {
     kill(sandbox->init_pid, SIGKILL);
   }

@@ -174,7 +174,7 @@ absl::StatusOr<std::string> DescribeNotifyFilter(const std::vector<FilterRule>& 
   return text;
 }
 
-absl::StatusOr<int> InstallNotifyFilter(const std::vector<FilterRule>& rules) {
+absl::StatusOr<std::vector<sock_filter>> BuildNotifyFilter(const std::vector<FilterRule>& rules) {
   absl::StatusOr<scmp_filter_ctx> ctx = BuildFilter(rules);
   if (!ctx.ok()) return ctx.status();
   absl::StatusOr<std::string> bpf = Export(*ctx, seccomp_export_bpf, "export_bpf");
@@ -186,7 +186,13 @@ absl::StatusOr<int> InstallNotifyFilter(const std::vector<FilterRule>& rules) {
   }
   std::vector<sock_filter> program(bpf->size() / sizeof(sock_filter));
   std::memcpy(program.data(), bpf->data(), bpf->size());
-  sock_fprog prog{static_cast<unsigned short>(program.size()), program.data()};
+  return program;
+}
+
+absl::StatusOr<int> InstallNotifyFilter(const std::vector<FilterRule>& rules) {
+  absl::StatusOr<std::vector<sock_filter>> program = BuildNotifyFilter(rules);
+  if (!program.ok()) return program.status();
+  sock_fprog prog{static_cast<unsigned short>(program->size()), program->data()};
 
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     return absl::ErrnoToStatus(errno, "prctl(PR_SET_NO_NEW_PRIVS)");

@@ -3,6 +3,9 @@
 #ifndef MQSENTRY_SENTRY_SECCOMP_FILTER_H_
 #define MQSENTRY_SENTRY_SECCOMP_FILTER_H_
 
+#include <linux/filter.h>
+
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -22,8 +25,10 @@ struct FilterRule {
 // USER_NOTIF rules has no listener). Duplicate rules are harmless.
 absl::StatusOr<int> InstallNotifyFilter(const std::vector<FilterRule>& rules);
 
-// The BPF program InstallNotifyFilter would load, in libseccomp's pseudo-filter-code
-// text form (for tests and debugging).
+// The classic BPF program (over struct seccomp_data) that InstallNotifyFilter loads.
+absl::StatusOr<std::vector<sock_filter>> BuildNotifyFilter(const std::vector<FilterRule>& rules);
+
+// The same program in libseccomp's pseudo-filter-code text form (for tests and debugging).
 absl::StatusOr<std::string> DescribeNotifyFilter(const std::vector<FilterRule>& rules);
 
 }  // namespace mqsentry::sentry

@@ -245,7 +245,7 @@ TEST(SeccompPlatformTest, RestartedCallArrivesAgain) {
 
 TEST(SeccompPlatformTest, ContinueRunsTheCallInTheHostKernel) {
   Fixture f = Start([] {
-    const long r = syscall(SYS_mq_unlink, "/mqsentry-platform-test-no-such-queue");
+    const long r = syscall(SYS_mq_unlink, "mqsentry-platform-test-no-such-queue");
     return r == -1 && errno == ENOENT ? 0 : 1;
   });
   ASSERT_TRUE(f.platform);

@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 
@@ -34,6 +36,26 @@ int64_t RealtimeNowNanos() {
 }
 
 }  // namespace
+
+// The caller's pid as the sandbox sees it (the last NSpid entry), for --strace.
+int32_t SandboxPid(int32_t tid) {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/status", tid);
+  FILE* f = std::fopen(path, "re");
+  if (f == nullptr) return tid;
+  char line[256];
+  int32_t pid = tid;
+  while (std::fgets(line, sizeof(line), f)) {
+    if (std::strncmp(line, "NSpid:", 6) == 0) {
+      for (char* tok = std::strtok(line + 6, " \t\n"); tok; tok = std::strtok(nullptr, " \t\n")) {
+        pid = std::atoi(tok);
+      }
+      break;
+    }
+  }
+  std::fclose(f);
+  return pid;
+}
 
 Sentry::Sentry(Options options, Platform* platform, vfs::Mqfs* mqfs, IdentityReader* identity)
     : options_(options),
@@ -122,7 +144,7 @@ bool Sentry::Reply(const TrappedCall& call, const std::string& trace, SyscallRes
     return false;
   }
   if (strace_.enabled()) {
-    strace_.Complete(call.tid, trace, *sent ? r : SyscallResult::Error(EINTR));
+    strace_.Complete(SandboxPid(call.tid), trace, *sent ? r : SyscallResult::Error(EINTR));
   }
   return *sent;
 }
@@ -130,7 +152,7 @@ bool Sentry::Reply(const TrappedCall& call, const std::string& trace, SyscallRes
 // ---- Parked calls ----
 
 void Sentry::Park(Parked parked) {
-  if (strace_.enabled()) strace_.Unfinished(parked.call.tid, parked.trace);
+  if (strace_.enabled()) strace_.Unfinished(SandboxPid(parked.call.tid), parked.trace);
   absl::MutexLock lock(&mu_);
   const uint64_t id = parked.call.id;
   parked_by_tid_[parked.call.tid] = id;
@@ -172,7 +194,7 @@ void Sentry::DropStaleParkedFor(int32_t tid) {
     // The kernel already returned EINTR (or restarted the call, which is this new one);
     // an interrupted sender's message is discarded (spec §5.4).
     p->inode->queue().CancelWaiter(p->waiter);
-    if (strace_.enabled()) strace_.Resumed(p->call.tid, p->entry->name, SyscallResult::Error(EINTR));
+    if (strace_.enabled()) strace_.Resumed(SandboxPid(p->call.tid), p->entry->name, SyscallResult::Error(EINTR));
   }
 }
 
@@ -204,7 +226,7 @@ void Sentry::ExpireDeadlines() {
     // answer simply does not arrive.
     absl::StatusOr<bool> sent = platform_->Answer(p->call, SyscallResult::Error(ETIMEDOUT));
     if (strace_.enabled() && sent.ok()) {
-      strace_.Resumed(p->call.tid, p->entry->name,
+      strace_.Resumed(SandboxPid(p->call.tid), p->entry->name,
                       *sent ? SyscallResult::Error(ETIMEDOUT) : SyscallResult::Error(EINTR));
     }
   }
@@ -240,7 +262,7 @@ void Sentry::DeliverHandoff(ipc::Queue& queue, ipc::Handoff handoff) {
       absl::StatusOr<bool> sent = platform_->Answer(p->call, r);
       delivered = sent.ok() && *sent;
       if (strace_.enabled()) {
-        strace_.Resumed(p->call.tid, p->entry->name, delivered ? r : SyscallResult::Error(EINTR));
+        strace_.Resumed(SandboxPid(p->call.tid), p->entry->name, delivered ? r : SyscallResult::Error(EINTR));
       }
       if (delivered || !r.ok()) return;
     }
@@ -258,7 +280,7 @@ void Sentry::CompleteRefill(ipc::Queue& queue, std::optional<ipc::Refill> refill
       absl::StatusOr<bool> sent = platform_->Answer(p->call, SyscallResult::Ok());
       delivered = sent.ok() && *sent;
       if (strace_.enabled()) {
-        strace_.Resumed(p->call.tid, p->entry->name,
+        strace_.Resumed(SandboxPid(p->call.tid), p->entry->name,
                         delivered ? SyscallResult::Ok() : SyscallResult::Error(EINTR));
       }
     }
@@ -316,10 +338,8 @@ void Sentry::FlushDeliveries() {
     info.si_signo = r.signo;
     info.si_errno = 0;
     info.si_code = abi::kSiMesgq;
-    absl::StatusOr<int32_t> pid = [&] {
-      absl::MutexLock lock(&identity_mu_);
-      return identity_->PidAsSeenBy(d.firing.sender.host_tgid, r.owner_host_tgid);
-    }();
+    absl::StatusOr<int32_t> pid =
+        identity_->PidAsSeenBy(d.firing.sender.host_tgid, r.owner_host_tgid);
     info.pid = pid.ok() ? *pid : 0;
     info.uid = d.firing.sender_uid.value();
     info.value = r.value;
@@ -335,12 +355,17 @@ void Sentry::FlushDeliveries() {
 
 void Sentry::OnFlush(const std::shared_ptr<ipc::QueueInode>& inode, ipc::IpcNamespace&,
                      int32_t tid) {
-  if (tid == static_cast<int32_t>(getpid()) || tid == 0) return;
-  absl::StatusOr<CallerIdentity> who = ReadIdentity(tid);
-  if (!who.ok()) return;
-  if (who->tgid == static_cast<int32_t>(getpid())) return;  // the supervisor's own closes
-  // Any close by the owner process removes its registration (spec §6.2).
-  inode->queue().OnClose(who->process);
+  // Only a registration's owner closing a descriptor changes anything (spec §6.2), so
+  // most closes need no /proc read at all.
+  ipc::Queue& queue = inode->queue();
+  const ipc::QueueStatus status = queue.Status();
+  if (!status.notify_owner.has_value() || tid <= 0) return;
+  if (tid == static_cast<int32_t>(getpid())) return;  // the supervisor's own closes
+  // The closer may be in the middle of an exec or an exit: read only what cannot wait
+  // for its exec locks (IdentityReader::ProcessOf).
+  absl::StatusOr<IdentityReader::ProcessOfThread> who = identity_->ProcessOf(tid);
+  if (!who.ok() || who->tgid == static_cast<int32_t>(getpid())) return;
+  queue.OnClose(who->process);
   FlushDeliveries();
 }
 
@@ -349,7 +374,6 @@ void Sentry::OnRelease(const std::shared_ptr<ipc::QueueInode>& inode, ipc::IpcNa
 }
 
 int32_t Sentry::NotifyPidFor(int32_t reader_tid, int32_t owner_host_tgid) {
-  absl::MutexLock lock(&identity_mu_);
   absl::StatusOr<int32_t> pid = identity_->PidAsSeenBy(owner_host_tgid, reader_tid);
   return pid.ok() ? *pid : 0;
 }

@@ -35,6 +35,9 @@
 
 namespace mqsentry::sentry {
 
+// The pid of host thread `tid` as the sandbox sees it (for --strace).
+int32_t SandboxPid(int32_t tid);
+
 class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
  public:
   struct Options {
@@ -140,9 +143,6 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
   int stop_fd_ = -1;
 
   std::shared_ptr<ipc::UserAccounting> accounting_ = std::make_shared<ipc::UserAccounting>();
-
-  // IdentityReader is not thread-safe; the syscall thread and mqfs threads share it.
-  absl::Mutex identity_mu_;
 
   mutable absl::Mutex mu_;
   absl::Status failure_ ABSL_GUARDED_BY(mu_);

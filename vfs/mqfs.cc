@@ -46,8 +46,7 @@ constexpr unsigned long kNameMax = 255;
 thread_local bool tls_mqfs_thread = false;
 
 absl::Status ErrnoStatus(int err, absl::string_view what) {
-  return absl::Status(absl::ErrnoToStatusCode(err),
-                      absl::StrCat(what, ": ", std::strerror(err)));
+  return absl::Status(absl::ErrnoToStatusCode(err), absl::StrCat(what, ": ", std::strerror(err)));
 }
 
 timespec Now() {
@@ -295,11 +294,10 @@ class Mqfs::Ops {
 
   static void Release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     Mqfs& fs = Self(req);
-    const std::shared_ptr<const OpenFile> file = fs.table_.File(fi->fh);
-    if (file != nullptr) {
-      fs.hooks_->OnRelease(file->inode, *file->ns);
-      fs.table_.RemoveFile(fi->fh);
-    }
+    // Forgotten first, so that when the hook runs mqfs no longer counts the description
+    // (open_files() and poll wake-ups agree with what the hook is told).
+    const std::shared_ptr<const OpenFile> file = fs.table_.RemoveFile(fi->fh);
+    if (file != nullptr) fs.hooks_->OnRelease(file->inode, *file->ns);
     fuse_reply_err(req, 0);
   }
 
@@ -309,8 +307,7 @@ class Mqfs::Ops {
     fuse_reply_err(req, EINVAL);
   }
 
-  static void ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-                      fuse_file_info* fi) {
+  static void ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
     if (ino != kRootIno) {
       fuse_reply_err(req, ENOTDIR);
       return;
@@ -331,8 +328,8 @@ class Mqfs::Ops {
       st.st_ino = all[i].ino;
       st.st_mode = all[i].type;
       // The offset of an entry is the offset of the next one.
-      const size_t need = fuse_add_direntry(req, buf.data() + used, size - used,
-                                            all[i].name.c_str(), &st, i + 1);
+      const size_t need =
+          fuse_add_direntry(req, buf.data() + used, size - used, all[i].name.c_str(), &st, i + 1);
       if (need > size - used) break;
       used += need;
     }
@@ -394,8 +391,6 @@ class Mqfs::Ops {
     ops.create = Create;
     return ops;
   }
-
-  friend class Mqfs;
 };
 
 const fuse_lowlevel_ops Mqfs::Ops::kOps = Mqfs::Ops::MakeOps();
@@ -403,8 +398,7 @@ const fuse_lowlevel_ops Mqfs::Ops::kOps = Mqfs::Ops::MakeOps();
 Mqfs::Mqfs(std::string mountpoint, MqfsHooks* hooks)
     : mountpoint_(std::move(mountpoint)), hooks_(hooks), mount_time_(Now()) {}
 
-absl::StatusOr<std::unique_ptr<Mqfs>> Mqfs::Mount(const std::string& mountpoint,
-                                                  MqfsHooks* hooks) {
+absl::StatusOr<std::unique_ptr<Mqfs>> Mqfs::Mount(const std::string& mountpoint, MqfsHooks* hooks) {
   if (hooks == nullptr) return absl::InvalidArgumentError("mqfs: hooks must not be null");
   std::unique_ptr<Mqfs> fs(new Mqfs(mountpoint, hooks));
   absl::Status status = fs->Start();
@@ -441,9 +435,9 @@ absl::Status Mqfs::Start() {
   // rootmode only types the root before its first getattr; default_permissions makes the
   // kernel check modes (ours answer getattr), allow_other lets sandboxed users in.
   // nosuid/nodev/noexec as on a /dev/mqueue mount: queue modes keep set-id bits.
-  const std::string options = absl::StrFormat(
-      "fd=%d,rootmode=%o,user_id=%u,group_id=%u,default_permissions,allow_other", dev_fd,
-      S_IFDIR, geteuid(), getegid());
+  const std::string options =
+      absl::StrFormat("fd=%d,rootmode=%o,user_id=%u,group_id=%u,default_permissions,allow_other",
+                      dev_fd, S_IFDIR, geteuid(), getegid());
   if (mount("mqueue", mountpoint_.c_str(), "fuse.mqsentry", MS_NOSUID | MS_NODEV | MS_NOEXEC,
             options.c_str()) != 0) {
     const int err = errno;
@@ -482,22 +476,37 @@ absl::Status Mqfs::Start() {
     return absl::InternalError(absl::StrCat("mqfs: ", mountpoint_, " is not the new mount"));
   }
   device_ = root.st_dev;
+  struct statx stx {};
+  if (statx(AT_FDCWD, mountpoint_.c_str(), AT_STATX_DONT_SYNC, STATX_MNT_ID, &stx) != 0 ||
+      !(stx.stx_mask & STATX_MNT_ID)) {
+    return ErrnoStatus(errno, absl::StrCat("mqfs: mount id of ", mountpoint_));
+  }
+  mount_id_ = stx.stx_mnt_id;
   return absl::OkStatus();
 }
 
+// Leader/followers: one thread at a time waits for and reads a request, then hands the
+// leadership on and processes it. Polling from every thread at once would wake them all
+// for each request (the device's wait queue is not exclusive for poll).
 void Mqfs::Serve() {
   tls_mqfs_thread = true;
   fuse_session* const se = serving_session_;
   fuse_buf buf{};
   pollfd fds[2] = {{fuse_session_fd(se), POLLIN, 0}, {stop_fd_, POLLIN, 0}};
-  while (!fuse_session_exited(se)) {
-    if (poll(fds, 2, -1) < 0) {
-      if (errno == EINTR) continue;
-      break;
+  while (true) {
+    int res = 0;
+    {
+      absl::MutexLock lead(&leader_mu_);
+      // The stop eventfd is never drained, so every later leader sees it too.
+      if (fuse_session_exited(se)) break;
+      if (poll(fds, 2, -1) < 0) {
+        if (errno == EINTR) continue;
+        break;
+      }
+      if (fds[1].revents != 0) break;
+      res = fuse_session_receive_buf(se, &buf);
     }
-    if (fds[1].revents != 0) break;
-    const int res = fuse_session_receive_buf(se, &buf);
-    if (res == -EINTR || res == -EAGAIN) continue;  // another thread took the request
+    if (res == -EINTR || res == -EAGAIN) continue;  // the request was withdrawn
     if (res <= 0) break;  // 0: unmounted or aborted (the session has exited)
     fuse_session_process_buf(se, &buf);
   }
@@ -529,8 +538,7 @@ void Mqfs::Stop() {
 
 Mqfs::~Mqfs() { Stop(); }
 
-void Mqfs::AddQueue(std::shared_ptr<ipc::QueueInode> inode,
-                    std::shared_ptr<ipc::IpcNamespace> ns) {
+void Mqfs::AddQueue(std::shared_ptr<ipc::QueueInode> inode, std::shared_ptr<ipc::IpcNamespace> ns) {
   table_.AddQueue(std::move(inode), std::move(ns), Now());
 }
 
@@ -551,6 +559,9 @@ absl::StatusOr<int> Mqfs::Open(const ipc::QueueInode& inode, int flags) {
   } while (fd < 0 && errno == EINTR);
   const int err = errno;
   const bool not_taken = !path_only && table_.CancelExpectedOpen(ino, tid);
+  // A failure after our FUSE open succeeded (only a security module could cause one: we
+  // pass no O_TRUNC, and FUSE allows O_DIRECT) would be followed by a release, which gives
+  // the counted description back through OnRelease while the caller also keeps it.
   if (fd < 0) return ErrnoStatus(err, absl::StrCat("mqfs: open ", path));
   if (not_taken) {
     // The FUSE open did not come from this thread as the kernel reports it (a PID
@@ -573,6 +584,14 @@ Mqfs::Identify(int fd) const {
     return std::nullopt;
   }
   std::optional<QueueNode> node = table_.Find(stx.stx_ino);
+  if (!node.has_value()) return std::nullopt;
+  return std::make_pair(std::move(node->inode), std::move(node->ns));
+}
+
+std::optional<std::pair<std::shared_ptr<ipc::QueueInode>, std::shared_ptr<ipc::IpcNamespace>>>
+Mqfs::IdentifyMountInode(uint64_t mount_id, uint64_t ino) const {
+  if (mount_id != mount_id_ || mount_id_ == 0) return std::nullopt;
+  std::optional<QueueNode> node = table_.Find(ino);
   if (!node.has_value()) return std::nullopt;
   return std::make_pair(std::move(node->inode), std::move(node->ns));
 }

@@ -13,7 +13,8 @@
 // hooks take.
 //
 // Lock order: IpcNamespace::mu_ -> Queue::mu_ -> NodeTable::mu_ -> Mqfs::session_mu_.
-// Hooks are called with no mqfs lock held.
+// Hooks are called with no mqfs lock held. Mqfs::leader_mu_ is only held while waiting for
+// and reading a request, never while one is processed.
 #ifndef MQSENTRY_VFS_MQFS_H_
 #define MQSENTRY_VFS_MQFS_H_
 
@@ -48,10 +49,9 @@ class MqfsHooks {
   // The closing thread is blocked in close(2) until this returns.
   virtual void OnFlush(const std::shared_ptr<ipc::QueueInode>& inode, ipc::IpcNamespace& ns,
                        int32_t tid) = 0;
-  // The last reference to one open description went (FUSE release). Asynchronous: it can
-  // arrive after the close(2) that caused it has returned.
-  virtual void OnRelease(const std::shared_ptr<ipc::QueueInode>& inode,
-                         ipc::IpcNamespace& ns) = 0;
+  // The last reference to one open description went (FUSE release); mqfs has already
+  // forgotten it. Asynchronous: it can arrive after the close(2) that caused it returned.
+  virtual void OnRelease(const std::shared_ptr<ipc::QueueInode>& inode, ipc::IpcNamespace& ns) = 0;
   // NOTIFY_PID for the status line: the notification owner's pid (owner_host_tgid,
   // supervisor's view) as seen by the reading thread reader_tid; 0 if invisible.
   virtual int32_t NotifyPidFor(int32_t reader_tid, int32_t owner_host_tgid) = 0;
@@ -90,11 +90,21 @@ class Mqfs {
   // counted description itself.
   absl::StatusOr<int> Open(const ipc::QueueInode& inode, int flags);
 
-  // If host fd `fd` (in the supervisor) refers to a file of this filesystem (fstat: st_dev
-  // equals the mount's device, st_ino maps to a known queue) returns its inode and
-  // namespace, else nullopt.
+  // If host fd `fd` (in the supervisor) refers to a file of this filesystem (st_dev equals
+  // the mount's device, st_ino maps to a known queue) returns its inode and namespace, else
+  // nullopt. One statx(AT_STATX_DONT_SYNC), which FUSE answers from the inode without a
+  // request, so it may be called under any lock. O_PATH fds of a queue are identified too
+  // (mq calls must answer EBADF for them: check F_GETFL).
   std::optional<std::pair<std::shared_ptr<ipc::QueueInode>, std::shared_ptr<ipc::IpcNamespace>>>
   Identify(int fd) const;
+
+  // The same, from what /proc/<tid>/fdinfo/<fd> shows of a descriptor in another process:
+  // its mount id and inode number. No system call at all: the sentry resolves descriptors
+  // this way so that it never opens (and so never flushes) mqfs files on the hot path.
+  std::optional<std::pair<std::shared_ptr<ipc::QueueInode>, std::shared_ptr<ipc::IpcNamespace>>>
+  IdentifyMountInode(uint64_t mount_id, uint64_t ino) const;
+  // The mount id of this filesystem (statx STATX_MNT_ID of the mountpoint).
+  uint64_t mount_id() const { return mount_id_; }
 
   // The queue's readiness may have changed: wakes pollers of every open file of it. Safe
   // under Queue::mu_ (it takes only NodeTable::mu_ and session_mu_ and never calls the
@@ -105,12 +115,11 @@ class Mqfs {
   dev_t device() const { return device_; }
   const std::string& mountpoint() const { return mountpoint_; }
 
-  // For tests: open descriptions and queue entries currently known.
+  // For tests: open descriptions currently known.
   size_t open_files() const { return table_.open_files(); }
 
  private:
   class Ops;  // the FUSE low-level callbacks (mqfs.cc)
-  friend class Ops;
 
   Mqfs(std::string mountpoint, MqfsHooks* hooks);
   absl::Status Start();
@@ -122,9 +131,12 @@ class Mqfs {
   const timespec mount_time_;  // the root directory's times
   NodeTable table_;
   dev_t device_ = 0;
+  uint64_t mount_id_ = 0;
   bool mounted_ = false;
   int stop_fd_ = -1;  // eventfd that ends the request threads
   std::vector<std::thread> threads_;
+  // Held by the request thread that is waiting for the next request (see Serve).
+  absl::Mutex leader_mu_;
 
   // Held shared while notifying pollers (PollWake, any thread) and exclusively while the
   // session is destroyed, so no notification writes to a freed session.

@@ -64,8 +64,6 @@ TEST_F(NodeTableTest, QueueIdPlusOneIsTheInodeNumber) {
 }
 
 TEST_F(NodeTableTest, NewEntryMetadataIsSize80AndTheGivenTime_Spec8_3) {
-  table_.AddQueue(MakeInode(1), ns_, kT0);
-  // (the inode is already gone: only metadata of live queues is visible)
   auto inode = MakeInode(2);
   table_.AddQueue(inode, ns_, kT0);
   NodeMeta meta = table_.Find(3)->meta;

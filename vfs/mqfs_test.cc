@@ -84,6 +84,12 @@ class RecordingHooks : public MqfsHooks {
 
   void OnFlush(const std::shared_ptr<ipc::QueueInode>& inode, ipc::IpcNamespace& ns,
                int32_t tid) override {
+    {
+      absl::MutexLock lock(&mu_);
+      ++flushes_started_;
+      mu_.Await(absl::Condition(
+          +[](bool* blocked) { return !*blocked; }, &block_flushes_));
+    }
     Mqfs* reenter = reenter_.load();
     if (reenter != nullptr) {
       absl::StatusOr<int> fd = reenter->Open(*inode, O_RDONLY);
@@ -130,6 +136,22 @@ class RecordingHooks : public MqfsHooks {
     notify_pid_answer_ = pid;
   }
   void set_reenter(Mqfs* mqfs) { reenter_.store(mqfs); }
+  // While set, OnFlush waits (a sentry busy in a hook).
+  void set_block_flushes(bool block) {
+    absl::MutexLock lock(&mu_);
+    block_flushes_ = block;
+  }
+  bool WaitForFlushesStarted(int n) {
+    const absl::Time deadline = absl::Now() + kWait;
+    while (true) {
+      {
+        absl::MutexLock lock(&mu_);
+        if (flushes_started_ >= n) return true;
+      }
+      if (absl::Now() > deadline) return false;
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+  }
   absl::Status reentrant_open() const {
     absl::MutexLock lock(&mu_);
     return reentrant_open_;
@@ -142,6 +164,8 @@ class RecordingHooks : public MqfsHooks {
   std::vector<std::pair<int32_t, int32_t>> notify_pid_calls_ ABSL_GUARDED_BY(mu_);
   int32_t notify_pid_answer_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Status reentrant_open_ ABSL_GUARDED_BY(mu_);
+  bool block_flushes_ ABSL_GUARDED_BY(mu_) = false;
+  int flushes_started_ ABSL_GUARDED_BY(mu_) = 0;
   std::atomic<Mqfs*> reenter_{nullptr};
 };
 
@@ -224,8 +248,8 @@ class MqfsTest : public testing::Test {
     kernel::abi::MqAttr attr{};
     attr.mq_maxmsg = maxmsg;
     attr.mq_msgsize = msgsize;
-    ipc::OpenOutcome o = ns_->Open(Root(), name, kernel::abi::kORdwr | kernel::abi::kOCreat,
-                                   mode, &attr);
+    ipc::OpenOutcome o =
+        ns_->Open(Root(), name, kernel::abi::kORdwr | kernel::abi::kOCreat, mode, &attr);
     EXPECT_TRUE(o.result.ok()) << o.result.ToString();
     if (o.inode != nullptr) mqfs_->AddQueue(o.inode, ns_);
     return o.inode;
@@ -777,9 +801,9 @@ TEST_F(MqfsTest, LookupAndReaddirUseQueueIds) {
   struct stat st {};
   ASSERT_EQ(stat(absl::StrCat(dir_, "/", a->id()).c_str(), &st), 0);
   EXPECT_EQ(st.st_ino, InoForQueue(a->id()));
-  for (const std::string& bad : {std::string("a"), std::string("0"),
-                                 absl::StrCat("0", a->id()), std::string("999999999"),
-                                 std::string("18446744073709551615"), std::string("-1")}) {
+  for (const std::string& bad :
+       {std::string("a"), std::string("0"), absl::StrCat("0", a->id()), std::string("999999999"),
+        std::string("18446744073709551615"), std::string("-1")}) {
     errno = 0;
     EXPECT_EQ(stat(absl::StrCat(dir_, "/", bad).c_str(), &st), -1) << bad;
     EXPECT_EQ(errno, ENOENT) << bad;
@@ -793,8 +817,8 @@ TEST_F(MqfsTest, LookupAndReaddirUseQueueIds) {
   ASSERT_NE(d, nullptr);
   while (dirent* e = readdir(d)) names.insert(e->d_name);
   closedir(d);
-  EXPECT_EQ(names, (std::set<std::string>{".", "..", absl::StrCat(a->id()),
-                                          absl::StrCat(b->id())}));
+  EXPECT_EQ(names,
+            (std::set<std::string>{".", "..", absl::StrCat(a->id()), absl::StrCat(b->id())}));
 
   // Names are the model's business.
   errno = 0;
@@ -826,6 +850,9 @@ TEST_F(MqfsTest, DestroyedQueueDisappears) {
   EXPECT_EQ(ns_->queues_count(), 0u);
   std::weak_ptr<ipc::QueueInode> weak = inode;
   inode.reset();
+  // The release handler drops its reference just after the hook returns.
+  const absl::Time deadline = absl::Now() + kWait;
+  while (!weak.expired() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
   EXPECT_TRUE(weak.expired());
   errno = 0;
   EXPECT_EQ(stat(path.c_str(), &st), -1);
@@ -860,6 +887,33 @@ TEST_F(MqfsTest, PathOnlyOpenSendsNoFuseOpen) {
   close(fd);
   EXPECT_TRUE(hooks_.flushes().empty());
   ns_->ReleaseDescription(inode);
+}
+
+// A hook that blocks (the sentry busy) holds one request thread; the others keep serving,
+// so the syscall thread's Mqfs::Open still completes.
+TEST_F(MqfsTest, OpenCompletesWhileHooksBlock) {
+  std::shared_ptr<ipc::QueueInode> inode;
+  const int fd = CreateAndOpen("q", &inode);
+  ASSERT_GE(fd, 0);
+  const int copies = Mqfs::kServeThreads - 1;
+  std::vector<int> fds;
+  for (int i = 0; i < copies; ++i) fds.push_back(dup(fd));
+  hooks_.set_block_flushes(true);
+  std::vector<std::thread> closers;
+  for (int copy : fds) closers.emplace_back([copy] { close(copy); });
+  ASSERT_TRUE(hooks_.WaitForFlushesStarted(copies));
+
+  std::shared_ptr<ipc::QueueInode> other = Create("other");
+  const int other_fd = OpenFd(*other, O_RDWR);
+  EXPECT_GE(other_fd, 0);
+  EXPECT_EQ(PreadAll(other_fd), kEmptyLine);
+  EXPECT_EQ(PollNow(other_fd), 0x104);
+
+  hooks_.set_block_flushes(false);
+  for (std::thread& t : closers) t.join();
+  close(other_fd);
+  close(fd);
+  EXPECT_TRUE(hooks_.WaitForReleases(2));
 }
 
 // ---- mount lifetime ----
@@ -987,4 +1041,3 @@ TEST_F(MqfsTest, StressReadPollCloseWhileSendingAndReceiving) {
 
 }  // namespace
 }  // namespace mqsentry::vfs
-

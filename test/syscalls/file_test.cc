@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <functional>
 #include <string>
 #include <thread>
 
@@ -382,6 +383,74 @@ TEST(MqFile, FstatfsReportsMqueueFilesystem_Spec8_3) {
   EXPECT_EQ(sfs.f_namelen, 255);
   EXPECT_EQ(sfs.f_blocks, 0u);
   EXPECT_EQ(sfs.f_files, 0u);
+}
+
+bool After(const struct timespec& a, const struct timespec& b) {
+  return a.tv_sec > b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec > b.tv_nsec);
+}
+bool Same(const struct timespec& a, const struct timespec& b) {
+  return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+}
+
+// Sleeps until just past the next whole second of CLOCK_REALTIME (mq timestamps have
+// one-second granularity, see below).
+void SleepPastNextSecond() {
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  SleepMs((1000000000L - now.tv_nsec) / 1000000 + 50);
+}
+
+// §8.3: "a successful non-blocking send or receive ... sets atime, mtime and ctime. Notify
+// register/unregister and mq_setattr set atime and ctime." Observed on this kernel: the
+// queue's timestamps have a granularity of one second (tv_nsec is always 0), so each step
+// first waits for the next second; only "moved" vs "did not move" is asserted.
+TEST(MqFile, TimestampsFollowSendReceiveNotifyAndSetattr_Spec8_3) {
+  TestQueue q(4, 16);
+  ASSERT_QUEUE_OK(q);
+  struct stat before, after;
+  auto step = [&](const std::function<void()>& op) {
+    ASSERT_THAT(fstat(q.fd(), &before), SyscallSucceeds());
+    SleepPastNextSecond();
+    op();
+    ASSERT_THAT(fstat(q.fd(), &after), SyscallSucceeds());
+    EXPECT_EQ(after.st_atim.tv_nsec, 0);
+    EXPECT_EQ(after.st_mtim.tv_nsec, 0);
+    EXPECT_EQ(after.st_ctim.tv_nsec, 0);
+  };
+  step([&] { ASSERT_THAT(Send(q.fd(), "t"), SyscallSucceeds()); });
+  EXPECT_TRUE(After(after.st_atim, before.st_atim));
+  EXPECT_TRUE(After(after.st_mtim, before.st_mtim));
+  EXPECT_TRUE(After(after.st_ctim, before.st_ctim));
+
+  step([&] { ASSERT_THAT(Receive(q.fd(), nullptr), SyscallSucceeds()); });
+  EXPECT_TRUE(After(after.st_atim, before.st_atim));
+  EXPECT_TRUE(After(after.st_mtim, before.st_mtim));
+  EXPECT_TRUE(After(after.st_ctim, before.st_ctim));
+
+  struct sigevent none {};
+  none.sigev_notify = SIGEV_NONE;
+  step([&] { ASSERT_THAT(RawMqNotify(q.fd(), &none), SyscallSucceeds()); });
+  EXPECT_TRUE(After(after.st_atim, before.st_atim));
+  EXPECT_TRUE(Same(after.st_mtim, before.st_mtim));
+  EXPECT_TRUE(After(after.st_ctim, before.st_ctim));
+
+  step([&] { ASSERT_THAT(RawMqNotify(q.fd(), nullptr), SyscallSucceeds()); });
+  EXPECT_TRUE(After(after.st_atim, before.st_atim));
+  EXPECT_TRUE(Same(after.st_mtim, before.st_mtim));
+  EXPECT_TRUE(After(after.st_ctim, before.st_ctim));
+
+  mq_attr attr{};
+  attr.mq_flags = O_NONBLOCK;
+  step([&] { ASSERT_THAT(RawMqGetSetAttr(q.fd(), &attr, nullptr), SyscallSucceeds()); });
+  EXPECT_TRUE(After(after.st_atim, before.st_atim));
+  EXPECT_TRUE(Same(after.st_mtim, before.st_mtim));
+  EXPECT_TRUE(After(after.st_ctim, before.st_ctim));
+
+  // A failed call (EAGAIN on the empty queue) changes nothing.
+  step([&] { ASSERT_THAT(Receive(q.fd(), nullptr), SyscallFailsWithErrno(EAGAIN)); });
+  EXPECT_TRUE(Same(after.st_atim, before.st_atim));
+  EXPECT_TRUE(Same(after.st_mtim, before.st_mtim));
+  EXPECT_TRUE(Same(after.st_ctim, before.st_ctim));
 }
 
 // §8.3: "fchmod works and changes the queue's mode for later opens."

@@ -6,8 +6,10 @@
 #include <sched.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <string>
 #include <thread>
 
@@ -240,6 +242,61 @@ TEST(MqNamespace, DescriptorFromADeadNamespaceKeepsWorking_Spec9_3) {
   ASSERT_THAT(fstat(fd.get(), &st), SyscallSucceeds());
   EXPECT_EQ(st.st_nlink, 1u);
   ASSERT_THAT(Receive(fd.get(), &msg, &prio), SyscallSucceedsWithValue(11));
+}
+
+// §3.1 step 6.3: "may_create on the root directory: EOVERFLOW if the caller's fsuid/fsgid has
+// no mapping in the user namespace that owns the IPC namespace". The IPC namespace here is
+// owned by a user namespace that maps only uid 0 and gid 0; root from the initial user
+// namespace joins it and creates with fsuid 4321.
+TEST(MqNamespace, CreatingWithUnmappedFsuidIsEoverflow_Spec3_1) {
+  int ready[2], done[2];
+  ASSERT_THAT(pipe2(ready, O_CLOEXEC), SyscallSucceeds());
+  ASSERT_THAT(pipe2(done, O_CLOEXEC), SyscallSucceeds());
+  ScopedFd ready_r(ready[0]), ready_w(ready[1]), done_r(done[0]), done_w(done[1]);
+  const pid_t holder = ForkChild([&]() -> int {
+    ready_r.reset();
+    done_w.reset();
+    CHILD_CHECK_OK(unshare(CLONE_NEWUSER));
+    auto write_file = [](const char* path, const char* text) {
+      const int fd = open(path, O_WRONLY | O_CLOEXEC);
+      if (fd < 0) return -1;
+      const ssize_t n = write(fd, text, strlen(text));
+      close(fd);
+      return n == static_cast<ssize_t>(strlen(text)) ? 0 : -1;
+    };
+    CHILD_CHECK_OK(write_file("/proc/self/uid_map", "0 0 1"));
+    CHILD_CHECK_OK(write_file("/proc/self/setgroups", "deny"));
+    CHILD_CHECK_OK(write_file("/proc/self/gid_map", "0 0 1"));
+    CHILD_CHECK_OK(unshare(CLONE_NEWIPC));
+    CHILD_CHECK_EQ(write(ready_w.get(), "r", 1), 1);
+    char c;
+    CHILD_CHECK_EQ(read(done_r.get(), &c, 1), 0);  // until the test closes its end
+    return 0;
+  });
+  ASSERT_GT(holder, 0);
+  ready_w.reset();
+  done_r.reset();
+  char c;
+  ASSERT_THAT(read(ready_r.get(), &c, 1), SyscallSucceedsWithValue(1));
+  const std::string ns_path = "/proc/" + std::to_string(holder) + "/ns/ipc";
+  EXPECT_CHILD_OK(RunInChild([&]() -> int {
+    const int nsfd = open(ns_path.c_str(), O_RDONLY | O_CLOEXEC);
+    CHILD_CHECK_OK(nsfd);
+    CHILD_CHECK_OK(setns(nsfd, CLONE_NEWIPC));
+    const std::string name = UniqueName();
+    CHILD_CHECK_OK(syscall(SYS_setfsuid, 4321));
+    CHILD_CHECK_ERRNO(RawMqOpen(name.c_str(), O_RDWR | O_CREAT, 0600, nullptr), EOVERFLOW);
+    CHILD_CHECK_ERRNO(RawMqOpen(name.c_str(), O_RDONLY), ENOENT);
+    // fsuid 0 and fsgid 0 are mapped: creation works.
+    CHILD_CHECK_OK(syscall(SYS_setfsuid, 0));
+    CHILD_CHECK_OK(RawMqOpen(name.c_str(), O_RDWR | O_CREAT, 0600, nullptr));
+    // An unmapped fsgid is refused the same way.
+    CHILD_CHECK_OK(syscall(SYS_setfsgid, 4321));
+    CHILD_CHECK_ERRNO(RawMqOpen(UniqueName().c_str(), O_RDWR | O_CREAT, 0600, nullptr), EOVERFLOW);
+    return 0;
+  }));
+  done_w.reset();
+  EXPECT_CHILD_OK(WaitChild(holder));
 }
 
 }  // namespace
