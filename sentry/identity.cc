@@ -486,12 +486,14 @@ absl::StatusOr<CallerIdentity> IdentityReader::Read(int32_t tid) {
 }
 
 absl::StatusOr<IdentityReader::ProcessOfThread> IdentityReader::ProcessOf(int32_t tid) {
+  // /proc/<pid>/stat waits for a task that is in the middle of an exec, and this runs for
+  // a close that the exec itself is doing: only status is read, and the ProcessRef is the
+  // one last seen for that tgid (a process unknown here gets an empty ref).
   ASSIGN_OR_RETURN(UniqueFd dir, OpenProcDir(tid));
   ASSIGN_OR_RETURN(ProcStatus status, ReadStatusAt(dir.get()));
-  ASSIGN_OR_RETURN(UniqueFd tgid_dir, OpenProcDir(status.tgid));
-  ASSIGN_OR_RETURN(ProcStat tgid_stat, ReadStatAt(tgid_dir.get()));
   absl::MutexLock lock(&mu_);
-  return ProcessOfThread{status.tgid, ProcessRefLocked(status.tgid, tgid_stat.start_time)};
+  auto it = processes_.find(status.tgid);
+  return ProcessOfThread{status.tgid, it == processes_.end() ? ipc::ProcessRef{} : it->second.ref};
 }
 
 absl::StatusOr<int32_t> IdentityReader::TgidOf(int32_t tid) {

@@ -89,10 +89,10 @@ class IdentityReader {
 
   absl::StatusOr<int32_t> TgidOf(int32_t tid);
 
-  // Only the process of thread `tid` (its tgid and ProcessRef), from /proc/<tid>/status and
-  // the thread group's stat. Safe for a thread that is closing files in the middle of an
-  // exec or an exit (mqfs's flush): unlike the namespace links, these files never wait for
-  // the task's exec locks.
+  // Only the process of thread `tid`: its tgid from /proc/<tid>/status and the ProcessRef
+  // last seen for that tgid (empty if none). Safe for a thread that is closing files in
+  // the middle of an exec or an exit (mqfs's flush): /proc/<pid>/stat and the namespace
+  // links wait for the task's exec locks, status does not.
   struct ProcessOfThread {
     int32_t tgid = 0;
     ipc::ProcessRef process;

@@ -18,6 +18,7 @@
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -231,14 +232,37 @@ absl::Status WriteSysctls(const LaunchOptions& options) {
 // sends (SI_KERNEL: the terminal's ^C, ^\, SIGWINCH, hangup go to the whole foreground
 // process group, which the program is in) are not forwarded, or the program would get
 // them twice.
-int Supervise(pid_t program, const sigset_t& waited) {
+//
+// It also queues notification signals for the supervisor (QueueSignal): the kernel keeps a
+// chosen si_pid only when the sender is visible in the target's PID namespace, which
+// init (PID 1 of the sandbox) is and the supervisor is not.
+void ServeSignalRequest(int control_fd) {
+  SignalRequest req;
+  const ssize_t n = recv(control_fd, &req, sizeof(req), MSG_DONTWAIT);
+  if (n != static_cast<ssize_t>(sizeof(req))) return;
+  syscall(SYS_rt_sigqueueinfo, req.pid, req.sig, req.info);
+}
+
+int Supervise(pid_t program, const sigset_t& waited, int control_fd) {
+  const int sfd = signalfd(-1, &waited, SFD_CLOEXEC);
+  if (sfd < 0) return 128;
   while (true) {
-    siginfo_t info;
-    const int sig = sigwaitinfo(&waited, &info);
-    if (sig < 0) {
+    pollfd fds[2] = {{sfd, POLLIN, 0}, {control_fd, POLLIN, 0}};
+    if (poll(fds, control_fd >= 0 ? 2 : 1, -1) < 0) {
       if (errno == EINTR) continue;
       return 128;
     }
+    if (control_fd >= 0 && (fds[1].revents & POLLIN)) ServeSignalRequest(control_fd);
+    if (control_fd >= 0 && (fds[1].revents & (POLLHUP | POLLERR)) && !(fds[1].revents & POLLIN)) {
+      close(control_fd);  // the supervisor is gone; its death signal follows
+      control_fd = -1;
+    }
+    if (!(fds[0].revents & POLLIN)) continue;
+    signalfd_siginfo ssi;
+    if (read(sfd, &ssi, sizeof(ssi)) != static_cast<ssize_t>(sizeof(ssi))) continue;
+    siginfo_t info{};
+    info.si_code = ssi.ssi_code;
+    const int sig = static_cast<int>(ssi.ssi_signo);
     if (sig == SIGCHLD) {
       while (true) {
         int status;
@@ -296,9 +320,11 @@ int InitMain(InitArgs& a) {
     close(a.control_fd);
     RunProgram(a);
   }
-  // init keeps nothing the program might wait on (pipes it inherited, for example).
-  syscall(SYS_close_range, 3U, ~0U, 0U);
-  return Supervise(program, waited);
+  // init keeps nothing the program might wait on (pipes it inherited, for example), only
+  // the control socket for signal requests.
+  if (a.control_fd > 3) syscall(SYS_close_range, 3U, static_cast<unsigned>(a.control_fd - 1), 0U);
+  syscall(SYS_close_range, static_cast<unsigned>(a.control_fd + 1), ~0U, 0U);
+  return Supervise(program, waited, a.control_fd);
 }
 
 absl::Status ValidateOptions(const LaunchOptions& options) {
@@ -413,6 +439,18 @@ absl::StatusOr<Sandbox> Launch(const LaunchOptions& options) {
 absl::Status Start(const Sandbox& sandbox) {
   if (sandbox.control_fd < 0) return absl::FailedPreconditionError("sandbox has no control socket");
   return SendMessage(sandbox.control_fd, "G");
+}
+
+absl::Status QueueSignal(const Sandbox& sandbox, pid_t pid, int sig, const void* siginfo) {
+  if (sandbox.control_fd < 0) return absl::FailedPreconditionError("sandbox has no control socket");
+  SignalRequest req{};
+  req.pid = pid;
+  req.sig = sig;
+  std::memcpy(req.info, siginfo, sizeof(req.info));
+  if (send(sandbox.control_fd, &req, sizeof(req), MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof(req))) {
+    return Errno("send signal request to init");
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<int> Wait(const Sandbox& sandbox) {

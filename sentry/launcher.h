@@ -67,6 +67,17 @@ absl::Status Start(const Sandbox& sandbox);
 // not be executed.
 absl::StatusOr<int> Wait(const Sandbox& sandbox);
 
+// A request to init to rt_sigqueueinfo() a signal: init is PID 1 of the sandbox's PID
+// namespace, so the si_pid it passes survives (the kernel zeroes si_pid for a sender that
+// is invisible in the target's namespace, as the supervisor is). `pid` is the target as
+// the sandbox sees it; `siginfo` is 128 bytes. Thread-safe (one datagram per request).
+struct SignalRequest {
+  int32_t pid;
+  int32_t sig;
+  uint8_t info[128];
+};
+absl::Status QueueSignal(const Sandbox& sandbox, pid_t pid, int sig, const void* siginfo);
+
 }  // namespace mqsentry::sentry
 
 #endif  // MQSENTRY_SENTRY_LAUNCHER_H_

@@ -185,6 +185,11 @@ int Run(int argc, char** argv) {
   options.strace = trace;
   options.root_uid = kernel::KUid(uid);
   options.root_gid = kernel::KGid(gid);
+  options.init_host_pid = sandbox->init_pid;
+  const Sandbox sandbox_copy = *sandbox;
+  options.queue_signal = [sandbox_copy](int32_t pid, int sig, const void* info) {
+    return QueueSignal(sandbox_copy, pid, sig, info);
+  };
   Sentry sentry(options, platform->get(), nullptr, &identity);
   absl::StatusOr<std::unique_ptr<vfs::Mqfs>> mqfs = vfs::Mqfs::Mount(dir, &sentry);
   if (!mqfs.ok()) {

@@ -338,15 +338,19 @@ void Sentry::FlushDeliveries() {
     info.si_signo = r.signo;
     info.si_errno = 0;
     info.si_code = abi::kSiMesgq;
+    // si_pid: the sender as the owner's PID namespace sees it (0 if invisible).
     absl::StatusOr<int32_t> pid =
         identity_->PidAsSeenBy(d.firing.sender.host_tgid, r.owner_host_tgid);
     info.pid = pid.ok() ? *pid : 0;
-    info.uid = d.firing.sender_uid.value();
+    // si_uid: the sender's real uid as the sender of the signal (init) sees it; the kernel
+    // maps it into the owner's user namespace (65534 when unmapped), as Linux does.
+    info.uid = d.firing.sender.ruid.value();
     info.value = r.value;
-    // rt_sigqueueinfo delivers to the process like kill(); SI_MESGQ is a negative code,
-    // which the kernel accepts from another process.
-    if (syscall(SYS_rt_sigqueueinfo, r.owner_host_tgid, r.signo, &info) != 0) {
-      MQ_LOG("mqsentry: notification signal to ", r.owner_host_tgid, ": ", std::strerror(errno));
+    absl::StatusOr<int32_t> target = identity_->PidAsSeenBy(r.owner_host_tgid,
+                                                            options_.init_host_pid);
+    if (!target.ok() || *target <= 0 || !options_.queue_signal) continue;
+    if (absl::Status s = options_.queue_signal(*target, r.signo, &info); !s.ok()) {
+      MQ_LOG("mqsentry: notification signal to ", r.owner_host_tgid, ": ", s.ToString());
     }
   }
 }

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -46,6 +47,10 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
     // Creator of the sandbox's first IPC namespace (its mqueue root directory's owner).
     kernel::KUid root_uid{0};
     kernel::KGid root_gid{0};
+    // The sandbox's init (host pid) and a way to have it queue a signal: notification
+    // signals are sent by init so that the kernel keeps their si_pid (sentry/launcher.h).
+    int32_t init_host_pid = 0;
+    std::function<absl::Status(int32_t sandbox_pid, int sig, const void* siginfo)> queue_signal;
   };
 
   // `mqfs` may be attached later (it needs this object as its hooks), before Run().
