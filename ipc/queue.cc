@@ -29,8 +29,10 @@ WaiterId Queue::NextWaiterIdLocked() { return WaiterId{next_waiter_id_++}; }
 
 bool Queue::FullLocked() const { return static_cast<int64_t>(store_.size()) >= attrs_.maxmsg; }
 
-void Queue::InsertLocked(Message message, const SenderIdentity& sender) {
-  store_.push_back(std::move(message));
+InsertedMessage Queue::InsertLocked(Message message, const SenderIdentity& sender) {
+  InsertedMessage inserted;
+  inserted.priority = message.priority;
+  inserted.seq = store_.push_back(std::move(message));
   // Spec §6.3: fires only on the empty -> non-empty transition of an inserting send, and
   // firing removes the registration whatever its type (one-shot).
   if (store_.size() == 1 && notification_.has_value()) {
@@ -43,11 +45,29 @@ void Queue::InsertLocked(Message message, const SenderIdentity& sender) {
                                                 : *kernel::UserNamespace::Initial();
     // si_uid: the sender's real uid in the owner's user namespace, 65534 if unmapped.
     firing.sender_uid = owner_ns.FromKernelOrOverflow(sender.ruid);
+    inserted.consumed = firing.registration;
     events_->NotificationFired(*this, firing);
   }
   // Spec §8.2: every inserting send wakes poll waiters (the kernel's __do_notify ends with
   // wake_up(&info->wait_q) whether or not a registration fired).
   events_->PollWake(*this);
+  return inserted;
+}
+
+void Queue::UndoSend(const InsertedMessage& inserted) {
+  absl::MutexLock lock(&mu_);
+  if (!store_.remove(inserted.priority, inserted.seq).has_value()) return;
+  if (inserted.consumed.has_value() && !notification_.has_value()) {
+    notification_ = inserted.consumed;
+  }
+}
+
+std::optional<NotificationRegistration> Queue::UndoRegisterNotification(ProcessRef owner) {
+  absl::MutexLock lock(&mu_);
+  if (!notification_.has_value() || notification_->owner != owner) return std::nullopt;
+  std::optional<NotificationRegistration> removed = std::move(notification_);
+  notification_.reset();
+  return removed;
 }
 
 Handoff Queue::HandoffLocked(Message message, const SenderIdentity& sender) {
@@ -107,7 +127,7 @@ SendOutcome Queue::Send(SendRequest request) {
     // Spec §5.1 step 7 / §5.4: direct hand-off; queue, notification and poll untouched.
     outcome.handoff = HandoffLocked(std::move(message), request.sender);
   } else {
-    InsertLocked(std::move(message), request.sender);
+    outcome.inserted = InsertLocked(std::move(message), request.sender);
   }
   outcome.result = SyscallResult::Ok();
   return outcome;

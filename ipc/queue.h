@@ -91,10 +91,19 @@ struct Refill {
   uint64_t message_seq = 0;  // identifies the message in the store
 };
 
+// A message a Send put straight into the queue, for UndoSend.
+struct InsertedMessage {
+  uint32_t priority = 0;
+  uint64_t seq = 0;
+  // The registration this insert fired (and so consumed), restored by UndoSend.
+  std::optional<NotificationRegistration> consumed;
+};
+
 struct SendOutcome {
   kernel::SyscallResult result = kernel::SyscallResult::Ok();  // valid unless parked
   std::optional<WaiterId> parked;
   std::optional<Handoff> handoff;
+  std::optional<InsertedMessage> inserted;
 };
 
 struct ReceiveOutcome {
@@ -141,6 +150,10 @@ class Queue {
   ReceiveOutcome Receive(const ReceiveRequest& request);
 
   // The undo calls described at the top of this file.
+  // A send that inserted its message could not be answered (the caller was interrupted
+  // and will see EINTR, or restart): the message leaves the queue and a registration it
+  // fired is restored, as if the call had never run.
+  void UndoSend(const InsertedMessage& inserted);
   void CancelHandoff(Handoff handoff);
   // Re-offers a handed-off message: to the next parked receiver (returned) or into the
   // queue (with the notification check and poll wake).
@@ -166,6 +179,9 @@ class Queue {
   kernel::SyscallResult RegisterNotification(NotificationRegistration registration);
   // mq_notify(NULL): removes the registration if `caller` owns it, else nothing (spec §6.1).
   void UnregisterNotification(ProcessRef caller);
+  // A registration whose mq_notify could not be answered (the caller was interrupted):
+  // removed silently, without NotificationRemoved. Returns it if `owner` held it.
+  std::optional<NotificationRegistration> UndoRegisterNotification(ProcessRef owner);
   // A descriptor of this queue was closed by `closer` (spec §6.2): same rule.
   void OnClose(ProcessRef closer) { UnregisterNotification(closer); }
 
@@ -198,7 +214,7 @@ class Queue {
 
  private:
   // Queues `message` (spec §5.1 step 7): notification check (§6.3) and poll wake (§8.2).
-  void InsertLocked(Message message, const SenderIdentity& sender)
+  InsertedMessage InsertLocked(Message message, const SenderIdentity& sender)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Pulls the best parked sender's message into the queue (spec §5.2 step 5). Requires a
   // parked sender.

@@ -1204,3 +1204,73 @@ INSTANTIATE_TEST_SUITE_P(Seeds, QueueModelTest, ::testing::Values(1, 2, 3, 4, 5,
 
 }  // namespace
 }  // namespace mqsentry::ipc
+
+namespace mqsentry::ipc {
+namespace {
+
+// Architecture step 6: a send whose answer failed is undone exactly, so a restarted call
+// does not duplicate its message; the registration it fired comes back.
+TEST(QueueUndoSendTest, RemovesTheMessageAndRestoresTheRegistration) {
+  RecordingEvents events;
+  Queue q(kernel::KUid(0), kernel::KGid(0), 0600, QueueAttributes{4, 16}, &events);
+  SendRequest first;
+  first.priority = 3;
+  first.payload = "keep";
+  ASSERT_TRUE(q.Send(std::move(first)).result.ok());
+  ReceiveRequest drain;
+  drain.buffer_len = 16;
+  drain.nonblocking = true;
+  ASSERT_TRUE(q.Receive(drain).message.has_value());
+  NotificationRegistration reg;
+  reg.owner = ProcessRef{7};
+  reg.notify = kernel::abi::kSigevNone;
+  ASSERT_TRUE(q.RegisterNotification(reg).ok());
+  SendRequest a;
+  a.priority = 3;
+  a.payload = "a";
+  SendOutcome out = q.Send(std::move(a));
+  ASSERT_TRUE(out.inserted.has_value());
+  ASSERT_TRUE(out.inserted->consumed.has_value());
+  EXPECT_FALSE(q.Status().notify_owner.has_value()) << "the send fired the registration";
+  q.UndoSend(*out.inserted);
+  EXPECT_EQ(q.Status().curmsgs, 0);
+  ASSERT_TRUE(q.Status().notify_owner.has_value());
+  EXPECT_EQ(*q.Status().notify_owner, ProcessRef{7});
+}
+
+TEST(QueueUndoSendTest, KeepsOlderMessagesOfTheSamePriority) {
+  Queue q(kernel::KUid(0), kernel::KGid(0), 0600, QueueAttributes{4, 16}, nullptr);
+  for (const char* p : {"x", "y"}) {
+    SendRequest r;
+    r.priority = 1;
+    r.payload = p;
+    ASSERT_TRUE(q.Send(std::move(r)).result.ok());
+  }
+  SendRequest z;
+  z.priority = 1;
+  z.payload = "z";
+  SendOutcome out = q.Send(std::move(z));
+  ASSERT_TRUE(out.inserted.has_value());
+  EXPECT_FALSE(out.inserted->consumed.has_value());
+  q.UndoSend(*out.inserted);
+  std::vector<Message> left = q.SnapshotMessages();
+  ASSERT_EQ(left.size(), 2u);
+  EXPECT_EQ(left[0].payload, "x");
+  EXPECT_EQ(left[1].payload, "y");
+}
+
+TEST(QueueUndoRegisterTest, RemovesSilentlyOnlyForTheOwner) {
+  RecordingEvents events;
+  Queue q(kernel::KUid(0), kernel::KGid(0), 0600, QueueAttributes{4, 16}, &events);
+  NotificationRegistration reg;
+  reg.owner = ProcessRef{7};
+  reg.notify = kernel::abi::kSigevThread;
+  ASSERT_TRUE(q.RegisterNotification(reg).ok());
+  EXPECT_FALSE(q.UndoRegisterNotification(ProcessRef{8}).has_value());
+  EXPECT_TRUE(q.UndoRegisterNotification(ProcessRef{7}).has_value());
+  EXPECT_FALSE(q.Status().notify_owner.has_value());
+  EXPECT_TRUE(events.removals.empty()) << "no NOTIFY_REMOVED for an undone registration";
+}
+
+}  // namespace
+}  // namespace mqsentry::ipc

@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 
@@ -41,6 +42,36 @@ uint64_t Arg(const TrappedCall& c, const SyscallEntry& e, int i) {
 int IntArg(const TrappedCall& c, int i) { return static_cast<int>(c.args[i]); }
 
 std::string FdTrace(int fd) { return absl::StrCat(fd); }
+
+// The thread's task->prio (field 18 of /proc/<tid>/stat, "priority", plus 100): all a call
+// that may block needs for Linux's waiter order (spec §5.4). One read, so that a caller
+// interrupted over and over still gets through.
+std::optional<int> SchedPrio(int32_t tid) {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/stat", tid);
+  const int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  char buf[1024];
+  const ssize_t n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  if (n <= 0) return std::nullopt;
+  buf[n] = 0;
+  const char* p = std::strrchr(buf, ')');
+  if (p == nullptr) return std::nullopt;
+  // Fields after "(comm)" start at 3 (state); priority is field 18.
+  long value = 0;
+  int field = 2;
+  for (const char* c = p + 1; *c; ++c) {
+    if (*c == ' ') {
+      ++field;
+      if (field == 18) {
+        value = std::strtol(c + 1, nullptr, 10);
+        return static_cast<int>(value) + 100;
+      }
+    }
+  }
+  return std::nullopt;
+}
 
 }  // namespace
 
@@ -291,12 +322,16 @@ void Sentry::HandleTimedSend(const TrappedCall& call, const SyscallEntry& e) {
   const ipc::QueueStatus status = queue.Status();
   const bool may_fire = status.curmsgs == 0 && status.notify_owner.has_value();
   const bool may_block = status.curmsgs >= queue.attributes().maxmsg && !req.nonblocking;
-  if (may_fire || may_block) {
+  if (may_fire) {
     absl::StatusOr<CallerIdentity> id = ReadIdentity(call.tid);
     if (!platform_->StillValid(call.id)) return;
     if (!id.ok()) return Fail(id.status());
     req.sender = ipc::SenderIdentity{id->process, id->tgid, id->cred.ruid};
     req.sched_prio = id->sched_prio;
+  } else if (may_block) {
+    std::optional<int> prio = SchedPrio(call.tid);
+    if (!platform_->StillValid(call.id)) return;
+    if (prio) req.sched_prio = *prio;
   }
   ipc::SendOutcome out = queue.Send(std::move(req));
   if (out.parked) {
@@ -316,7 +351,12 @@ void Sentry::HandleTimedSend(const TrappedCall& call, const SyscallEntry& e) {
     if (!Reply(call, trace, SyscallResult::Ok())) return queue.CancelHandoff(std::move(*out.handoff));
     return DeliverHandoff(queue, std::move(*out.handoff));
   }
-  Reply(call, trace, out.result);
+  if (!Reply(call, trace, out.result) && out.inserted) {
+    // The signal landed during our round trip: the caller sees EINTR (or restarts), so
+    // the message must not stay queued, or a retry would duplicate it.
+    if (out.inserted->consumed) DropFiredDelivery(out.inserted->consumed->owner);
+    queue.UndoSend(*out.inserted);
+  }
 }
 
 // ---- mq_timedreceive ----
@@ -353,10 +393,9 @@ void Sentry::HandleTimedReceive(const TrappedCall& call, const SyscallEntry& e) 
   req.now_ns = NowNanos();
   req.tag = call.id;
   if (queue.Status().curmsgs == 0 && !req.nonblocking) {
-    absl::StatusOr<CallerIdentity> id = ReadIdentity(call.tid);
+    std::optional<int> prio = SchedPrio(call.tid);
     if (!platform_->StillValid(call.id)) return;
-    if (!id.ok()) return Fail(id.status());
-    req.sched_prio = id->sched_prio;
+    if (prio) req.sched_prio = *prio;
   }
   ipc::ReceiveOutcome out = queue.Receive(req);
   if (out.parked) {
@@ -482,7 +521,13 @@ void Sentry::HandleNotify(const TrappedCall& call, const SyscallEntry& e) {
   r.cookie = cookie;
   SyscallResult result = queue.RegisterNotification(std::move(r));
   if (!result.ok() && sock >= 0) close(sock);
-  Reply(call, trace, result);
+  if (!Reply(call, trace, result) && result.ok()) {
+    // Interrupted before the answer arrived: a restarted call must not meet its own
+    // registration (EBUSY).
+    if (auto undone = queue.UndoRegisterNotification(id->process); undone && sock >= 0) {
+      close(sock);
+    }
+  }
 }
 
 // ---- mq_getsetattr ----

@@ -197,8 +197,18 @@ absl::StatusOr<int> InstallNotifyFilter(const std::vector<FilterRule>& rules) {
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
     return absl::ErrnoToStatus(errno, "prctl(PR_SET_NO_NEW_PRIVS)");
   }
-  const long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER,
-                          &prog);
+  // WAIT_KILLABLE_RECV: once the supervisor has received a call, only a fatal signal
+  // interrupts it. Without it a signal racing with our reply makes the caller drop a
+  // reply the kernel reported as sent (seccomp_do_user_notification), which loses or
+  // duplicates messages; interruption of blocked calls is the supervisor's job instead
+  // (it answers -ERESTARTSYS when a signal is pending, see sentry/sentry.cc).
+  long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+                    SECCOMP_FILTER_FLAG_NEW_LISTENER | SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
+                    &prog);
+  if (fd < 0 && errno == EINVAL) {
+    // Kernels before 5.19 lack the flag.
+    fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+  }
   if (fd < 0) {
     return absl::ErrnoToStatus(errno, "seccomp(SECCOMP_SET_MODE_FILTER, NEW_LISTENER)");
   }

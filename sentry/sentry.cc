@@ -92,10 +92,17 @@ absl::Status Sentry::Run() {
     pollfd fds[3] = {{platform_->poll_fd(), POLLIN, 0},
                      {timer_fd_, POLLIN, 0},
                      {stop_fd_, POLLIN, 0}};
-    if (poll(fds, 3, -1) < 0) {
+    bool any_parked;
+    {
+      absl::MutexLock lock(&mu_);
+      any_parked = !parked_.empty();
+    }
+    // While calls are parked, look for signals sent to their threads every few ms.
+    if (poll(fds, 3, any_parked ? kSignalPollMs : -1) < 0) {
       if (errno == EINTR) continue;
       return absl::InternalError(absl::StrCat("poll: ", std::strerror(errno)));
     }
+    if (any_parked) InterruptSignalledParked();
     if (fds[2].revents) return absl::OkStatus();
     if (fds[1].revents & POLLIN) {
       uint64_t ticks;
@@ -180,6 +187,50 @@ std::optional<Sentry::Parked> Sentry::Unpark(uint64_t call_id) {
     }
   }
   return p;
+}
+
+namespace {
+
+// Whether thread `tid` has a signal pending that it does not block: the kernel would have
+// interrupted a blocked mq call for it (spec §5.4).
+bool HasUnblockedSignalPending(int32_t tid) {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/status", tid);
+  const int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[4096];
+  const ssize_t n = read(fd, buf, sizeof(buf) - 1);
+  close(fd);
+  if (n <= 0) return false;
+  buf[n] = 0;
+  auto field = [&](const char* name) -> uint64_t {
+    const char* at = std::strstr(buf, name);
+    return at ? std::strtoull(at + std::strlen(name), nullptr, 16) : 0;
+  };
+  const uint64_t pending = field("\nSigPnd:\t") | field("\nShdPnd:\t");
+  return (pending & ~field("\nSigBlk:\t")) != 0;
+}
+
+}  // namespace
+
+void Sentry::InterruptSignalledParked() {
+  std::vector<std::pair<uint64_t, int32_t>> calls;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, p] : parked_) calls.emplace_back(id, p.call.tid);
+  }
+  for (const auto& [id, tid] : calls) {
+    if (!HasUnblockedSignalPending(tid)) continue;
+    std::optional<Parked> p = Unpark(id);
+    if (!p || !p->inode->queue().CancelWaiter(p->waiter)) continue;
+    // -ERESTARTSYS: the kernel turns it into EINTR, or restarts the call under SA_RESTART
+    // (and after a stop), exactly as for a wait the signal interrupted. An interrupted
+    // sender's message is discarded with its waiter (spec §5.4).
+    (void)platform_->Answer(p->call, SyscallResult::Error(kErestartsys));
+    if (strace_.enabled()) {
+      strace_.Resumed(SandboxPid(p->call.tid), p->entry->name, SyscallResult::Error(EINTR));
+    }
+  }
 }
 
 void Sentry::DropStaleParkedFor(int32_t tid) {
@@ -305,6 +356,16 @@ void Sentry::NotificationRemoved(const ipc::Queue&, const ipc::NotificationRegis
 
 void Sentry::PollWake(const ipc::Queue& queue) {
   if (mqfs_ != nullptr) mqfs_->PollWake(queue);
+}
+
+void Sentry::DropFiredDelivery(ipc::ProcessRef owner) {
+  absl::MutexLock lock(&deliveries_mu_);
+  for (auto it = deliveries_.rbegin(); it != deliveries_.rend(); ++it) {
+    if (!it->removed && it->firing.registration.owner == owner) {
+      deliveries_.erase(std::next(it).base());
+      return;
+    }
+  }
 }
 
 void Sentry::FlushDeliveries() {

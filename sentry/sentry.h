@@ -133,8 +133,14 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
   // Parked calls whose callers moved on (a new call from the same thread, or gone).
   void DropStaleParkedFor(int32_t tid);
   void ExpireDeadlines();
+  // Parked calls whose threads have a signal pending are answered -ERESTARTSYS.
+  void InterruptSignalledParked();
+  static constexpr int kSignalPollMs = 5;
+  static constexpr int kErestartsys = 512;  // ERESTARTSYS, kernel-internal
   void ArmTimer() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FlushDeliveries();
+  // Forgets the pending firing of `owner`'s registration (its send was undone).
+  void DropFiredDelivery(ipc::ProcessRef owner);
   absl::StatusOr<CallerIdentity> ReadIdentity(int32_t tid);
   // An internal failure: logged, and the sandbox is torn down (never a guessed errno).
   void Fail(absl::Status status);

@@ -9,7 +9,11 @@ set -euo pipefail
 mqsentry=$1
 binary=$2
 shift 2
-gaps="$(dirname "$0")/syscalls/sandbox_known_gaps.txt"
+if [ -n "${TEST_SRCDIR:-}" ]; then
+  gaps="$TEST_SRCDIR/${TEST_WORKSPACE:-mqsentry}/test/syscalls/sandbox_known_gaps.txt"
+else
+  gaps="$(dirname "$0")/syscalls/sandbox_known_gaps.txt"
+fi
 filter=""
 if [ -f "$gaps" ]; then
   filter=$(grep -v '^#' "$gaps" | awk 'NF {print $1}' | paste -sd: -)

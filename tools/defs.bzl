@@ -72,7 +72,11 @@ def mq_syscall_test(name, srcs, deps = [], copts = [], **kwargs):
         name = name + "_sandboxed",
         srcs = ["//test:run_sandboxed.sh"],
         args = ["$(location //sentry:mqsentry)", "$(location :%s)" % name],
-        data = ["//sentry:mqsentry", ":" + name],
+        data = [
+            "//sentry:mqsentry",
+            "//test:sandbox_known_gaps",
+            ":" + name,
+        ],
         tags = tags + ["local"],
         size = kwargs.get("size", "medium"),
     )

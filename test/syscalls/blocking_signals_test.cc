@@ -235,7 +235,7 @@ TEST(MqBlocking, CloseFromAnotherThreadDoesNotWakeReceiver_Spec5_4) {
   ASSERT_THAT(close(rd), SyscallSucceeds());
   SleepMs(50);
   EXPECT_FALSE(t.done());
-  EXPECT_EQ(TaskState(t.tid()), 'S');
+  EXPECT_TRUE(Asleep(t.tid()));
   ASSERT_THAT(Send(q.fd(), "closed"), SyscallSucceeds());
   EXPECT_EQ(t.Join(), 6);
   EXPECT_EQ(got, "closed");

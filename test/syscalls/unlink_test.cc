@@ -248,7 +248,7 @@ TEST(MqUnlink, UnlinkDoesNotWakeBlockedReceiver_Spec4) {
   ASSERT_THAT(RawMqUnlink(q.name().c_str()), SyscallSucceeds());
   SleepMs(50);
   EXPECT_EQ(result.load(), -2) << "the receiver returned after unlink";
-  EXPECT_EQ(TaskState(tid), 'S');
+  EXPECT_TRUE(Asleep(tid));
   ASSERT_THAT(Send(q.fd(), "wake", 0), SyscallSucceeds());
   receiver.join();
   EXPECT_EQ(result.load(), 4);

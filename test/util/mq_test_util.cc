@@ -310,15 +310,22 @@ char TaskState(pid_t tid) {
   return stat[paren + 2];
 }
 
+// Asleep in a system call: 'S' natively; under mqsentry a call the supervisor holds waits
+// killably, which /proc shows as 'D'.
+bool Asleep(pid_t tid) {
+  const char state = TaskState(tid);
+  return state == 'S' || state == 'D';
+}
+
 bool WaitUntilBlockedInSyscall(pid_t tid, long nr, int timeout_ms) {
   const int64_t deadline = MonotonicNowNs() + static_cast<int64_t>(timeout_ms) * 1000000;
   const std::string syscall_path = "/proc/" + std::to_string(tid) + "/syscall";
   while (MonotonicNowNs() < deadline) {
-    if (TaskState(tid) == 'S') {
+    if (Asleep(tid)) {
       const std::string sc = ReadFile(syscall_path);
       char* end = nullptr;
       const long cur = strtol(sc.c_str(), &end, 10);
-      if (end != sc.c_str() && cur == nr && TaskState(tid) == 'S') return true;
+      if (end != sc.c_str() && cur == nr && Asleep(tid)) return true;
     }
     SleepMs(2);
   }

@@ -318,6 +318,8 @@ void DrainPendingSignal(int sig);
 bool WaitUntilBlockedInSyscall(pid_t tid, long nr, int timeout_ms = 10000);
 // The one-letter scheduler state of a task, or '?' if unreadable.
 char TaskState(pid_t tid);
+// Asleep in a system call: 'S' natively, 'D' for a call mqsentry holds (killable wait).
+bool Asleep(pid_t tid);
 
 // ---- Files, sysctls and fd passing. ----
 
