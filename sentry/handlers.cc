@@ -144,9 +144,14 @@ absl::StatusOr<std::shared_ptr<ipc::IpcNamespace>> Sentry::NamespaceOf(
   }
   ipc::IpcNamespace::Options o;
   o.id = next_namespace_id_++;
-  // The owning user namespace is taken to be the first caller's (exact unless a process
-  // setns'd into an IPC namespace owned by another user namespace).
-  o.owner_user_ns = id.cred.user_ns;
+  // The user namespace that owns the IPC namespace (NS_GET_USERNS).
+  absl::StatusOr<std::shared_ptr<const kernel::UserNamespace>> owner =
+      identity_->OwnerOfNamespace(ns_fd, id.cred.egid);
+  if (!owner.ok()) {
+    close(ns_fd);
+    return owner.status();
+  }
+  o.owner_user_ns = *owner;
   // The sandbox's first namespace was created by its init, whose creator we know; for
   // namespaces the program creates, the first caller stands in for the creator.
   o.root_uid = first_namespace_ ? options_.root_uid : id.cred.fsuid;

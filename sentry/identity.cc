@@ -529,6 +529,23 @@ absl::StatusOr<std::shared_ptr<const UserNamespace>> IdentityReader::UserNamespa
   return ns;
 }
 
+absl::StatusOr<std::shared_ptr<const UserNamespace>> IdentityReader::OwnerOfNamespace(
+    int ns_fd, KGid group_hint) {
+  // NS_GET_USERNS: the user namespace that owns `ns_fd`'s namespace.
+  const int owner = ioctl(ns_fd, NS_GET_USERNS);
+  if (owner < 0) return Errno(errno, "ioctl(NS_GET_USERNS)");
+  UniqueFd owner_fd(owner);
+  struct stat st {};
+  if (fstat(owner_fd.get(), &st) != 0) return Errno(errno, "fstat user namespace");
+  const NsId id{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
+  absl::MutexLock lock(&mu_);
+  if (id == supervisor_ns_id_) return supervisor_ns_;
+  ASSIGN_OR_RETURN(std::shared_ptr<const UserNamespace> ns,
+                   ResolveLocked(owner_fd.get(), -1, group_hint, 0));
+  MaybeSweepLocked();
+  return ns;
+}
+
 absl::StatusOr<std::shared_ptr<const UserNamespace>> IdentityReader::ResolveLocked(int ns_fd,
                                                                                    int proc_dir,
                                                                                    KGid group_hint,

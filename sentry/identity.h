@@ -89,6 +89,11 @@ class IdentityReader {
 
   absl::StatusOr<int32_t> TgidOf(int32_t tid);
 
+  // The user namespace that owns the namespace behind `ns_fd` (e.g. an IPC namespace:
+  // the EOVERFLOW check of spec §3.1 6.3 uses it). `group_hint`: see identity.cc.
+  absl::StatusOr<std::shared_ptr<const kernel::UserNamespace>> OwnerOfNamespace(
+      int ns_fd, kernel::KGid group_hint);
+
   // Only the process of thread `tid`: its tgid from /proc/<tid>/status and the ProcessRef
   // last seen for that tgid (empty if none). Safe for a thread that is closing files in
   // the middle of an exec or an exit (mqfs's flush): /proc/<pid>/stat and the namespace
