@@ -64,15 +64,6 @@ std::string FdLink(int fd) {
 
 long MqGetSetAttr(int fd) { return syscall(SYS_mq_getsetattr, fd, nullptr, nullptr); }
 
-// Polls StillValid until it turns false (the caller was interrupted).
-bool BecomesInvalid(Platform& p, uint64_t id) {
-  for (int i = 0; i < 5000; ++i) {
-    if (!p.StillValid(id)) return true;
-    usleep(1000);
-  }
-  return false;
-}
-
 TEST(SeccompPlatformTest, CreateChecksTheListener) {
   EXPECT_FALSE(CreateSeccompPlatform(-1).ok());
   EXPECT_FALSE(CreateSeccompPlatform(open("/dev/null", O_RDONLY | O_CLOEXEC)).ok());
@@ -197,48 +188,55 @@ int InterruptibleChild(bool restart) {
   return syscall(SYS_mq_unlink, "/done") == 0 ? 0 : 4;
 }
 
-// A signal (handler without SA_RESTART) interrupts the trapped call: EINTR in the caller,
-// and the supervisor's late answer is refused, delivering nothing.
-TEST(SeccompPlatformTest, AnswerAfterInterruptionReturnsFalse) {
+// The filter waits killably once a call is received (SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV):
+// a signal does not interrupt it, so no answer can be lost to a racing signal. The
+// supervisor interrupts it itself with -ERESTARTSYS, which the kernel turns into EINTR for
+// a handler without SA_RESTART.
+constexpr int kErestartsys = 512;
+
+TEST(SeccompPlatformTest, ReceivedCallWaitsForTheAnswerAndErestartsysGivesEintr) {
   Fixture f = Start([] { return InterruptibleChild(false); });
   ASSERT_TRUE(f.platform);
   absl::StatusOr<TrappedCall> call = ReceiveWithin(*f.platform);
   ASSERT_TRUE(call.ok()) << call.status();
   ASSERT_EQ(kill(f.pid, SIGUSR1), 0);
-  ASSERT_TRUE(BecomesInvalid(*f.platform, call->id));
-  absl::StatusOr<bool> sent = f.platform->Answer(*call, SyscallResult::Value(5));
+  usleep(100 * 1000);
+  EXPECT_TRUE(f.platform->StillValid(call->id)) << "a non-fatal signal interrupted the call";
+  absl::StatusOr<bool> sent = f.platform->Answer(*call, SyscallResult::Error(kErestartsys));
   ASSERT_TRUE(sent.ok()) << sent.status();
-  EXPECT_FALSE(*sent);
+  EXPECT_TRUE(*sent);
+  // Once answered the call is gone: a second answer delivers nothing.
+  absl::StatusOr<bool> late = f.platform->Answer(*call, SyscallResult::Value(5));
+  ASSERT_TRUE(late.ok());
+  EXPECT_FALSE(*late);
   UniqueFd memfd(static_cast<int>(syscall(SYS_memfd_create, "x", MFD_CLOEXEC)));
   absl::StatusOr<std::optional<SyscallResult>> installed =
       f.platform->AnswerWithNewFd(*call, memfd.get(), true);
   ASSERT_TRUE(installed.ok()) << installed.status();
   EXPECT_FALSE(installed->has_value());
-  absl::StatusOr<bool> continued = f.platform->Continue(*call);
-  ASSERT_TRUE(continued.ok());
-  EXPECT_FALSE(*continued);
 
   absl::StatusOr<TrappedCall> done = ReceiveWithin(*f.platform);
   ASSERT_TRUE(done.ok()) << done.status();
-  EXPECT_EQ(done->nr, SYS_mq_unlink);
+  EXPECT_EQ(done->nr, SYS_mq_unlink) << "the child saw EINTR";
   ASSERT_TRUE(f.platform->Answer(*done, SyscallResult::Ok()).ok());
   EXPECT_EQ(WaitForExit(f.pid), 0);
 }
 
-// With SA_RESTART the kernel re-issues the call: a new notification with a new id.
-TEST(SeccompPlatformTest, RestartedCallArrivesAgain) {
+// With SA_RESTART, -ERESTARTSYS makes the kernel re-issue the call: a new notification.
+TEST(SeccompPlatformTest, ErestartsysUnderSaRestartRestartsTheCall) {
   Fixture f = Start([] { return InterruptibleChild(true); });
   ASSERT_TRUE(f.platform);
   absl::StatusOr<TrappedCall> first = ReceiveWithin(*f.platform);
   ASSERT_TRUE(first.ok()) << first.status();
   ASSERT_EQ(kill(f.pid, SIGUSR1), 0);
-  ASSERT_TRUE(BecomesInvalid(*f.platform, first->id));
+  usleep(100 * 1000);
+  ASSERT_TRUE(f.platform->StillValid(first->id));
+  ASSERT_TRUE(*f.platform->Answer(*first, SyscallResult::Error(kErestartsys)));
   absl::StatusOr<TrappedCall> second = ReceiveWithin(*f.platform);
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_NE(second->id, first->id);
   EXPECT_EQ(second->nr, first->nr);
   EXPECT_EQ(second->tid, first->tid);
-  EXPECT_FALSE(*f.platform->Answer(*first, SyscallResult::Value(5)));
   EXPECT_TRUE(*f.platform->Answer(*second, SyscallResult::Value(5)));
   EXPECT_EQ(WaitForExit(f.pid), 0);
 }

@@ -24,6 +24,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
+#include "ipc/accounting.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/message.h"
@@ -485,9 +486,8 @@ absl::Status CheckTrailer(std::string_view bytes) {
 }  // namespace
 
 uint64_t QueueChargeBytes(int64_t maxmsg, int64_t msgsize) {
-  const uint64_t m = static_cast<uint64_t>(maxmsg);
-  const uint64_t capped = m < abi::kAccountingPrioCap ? m : abi::kAccountingPrioCap;
-  return m * abi::kMsgMsgSize + capped * abi::kMsgTreeNodeSize + m * static_cast<uint64_t>(msgsize);
+  // The one formula, ipc/accounting's; 0 only for attributes validation rejects first.
+  return ipc::QueueCost(maxmsg, msgsize).value_or(0);
 }
 
 absl::Status ValidateSandboxState(const state::SandboxState& s) {
