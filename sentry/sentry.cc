@@ -128,11 +128,10 @@ void Sentry::Dispatch(const TrappedCall& call) {
   DropStaleParkedFor(call.tid);
   const SyscallEntry* e = LookupSyscall(call.arch, call.nr);
   if (e == nullptr) {
-    // The filter only traps the table's calls; anything else is an internal failure.
-    MQ_LOG("mqsentry: trapped a call not in the table (arch ", ArchName(call.arch), " nr ",
-           call.nr, "): answering ENOSYS");
-    (void)platform_->Answer(call, SyscallResult::Error(ENOSYS));
-    return;
+    // The filter only traps the table's calls: anything else means the filter and the
+    // table disagree, an internal failure (never a guessed errno).
+    return Fail(absl::InternalError(absl::StrCat("trapped a call not in the table (arch ",
+                                                 ArchName(call.arch), " nr ", call.nr, ")")));
   }
   switch (e->call) {
     case MqCall::kOpen: return HandleOpen(call, *e);
