@@ -140,17 +140,21 @@ void Sentry::Dispatch(const TrappedCall& call) {
     case MqCall::kTimedReceive: return HandleTimedReceive(call, *e);
     case MqCall::kNotify: return HandleNotify(call, *e);
     case MqCall::kGetSetAttr: return HandleGetSetAttr(call, *e);
+    case MqCall::kMount:
+    case MqCall::kFsopen: return HandleMountGuard(call, *e);
   }
 }
 
 bool Sentry::Reply(const TrappedCall& call, const std::string& trace, SyscallResult r) {
+  // Translated before answering: a caller that exits right after has no /proc entry.
+  const int32_t pid = strace_.enabled() ? SandboxPid(call.tid) : 0;
   absl::StatusOr<bool> sent = platform_->Answer(call, r);
   if (!sent.ok()) {
     MQ_LOG("mqsentry: answer failed: ", sent.status().ToString());
     return false;
   }
   if (strace_.enabled()) {
-    strace_.Complete(SandboxPid(call.tid), trace, *sent ? r : SyscallResult::Error(EINTR));
+    strace_.Complete(pid, trace, *sent ? r : SyscallResult::Error(EINTR));
   }
   return *sent;
 }

@@ -111,6 +111,8 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
   void HandleTimedReceive(const TrappedCall& call, const SyscallEntry& e);
   void HandleNotify(const TrappedCall& call, const SyscallEntry& e);
   void HandleGetSetAttr(const TrappedCall& call, const SyscallEntry& e);
+  // mount(2) / fsopen(2): refuse the mqueue filesystem type, let anything else through.
+  void HandleMountGuard(const TrappedCall& call, const SyscallEntry& e);
 
   // Answers and traces. False if the caller was interrupted (nothing delivered).
   bool Reply(const TrappedCall& call, const std::string& trace, kernel::SyscallResult r);

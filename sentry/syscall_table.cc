@@ -50,6 +50,13 @@ std::vector<SyscallEntry> BuildTable() {
   t.push_back(compat({"mq_timedreceive_time64", MqCall::kTimedReceive, Arch::kI386,
                       n.mq_timedreceive_time64},
                      false));
+  // Mount guards (see MqCall): mount(2) and fsopen(2) on every ABI.
+  t.push_back({"mount", MqCall::kMount, Arch::kX86_64, 165});
+  t.push_back({"fsopen", MqCall::kFsopen, Arch::kX86_64, 430});
+  t.push_back({"mount", MqCall::kMount, Arch::kX32, abi::kX32SyscallBit + 165});
+  t.push_back({"fsopen", MqCall::kFsopen, Arch::kX32, abi::kX32SyscallBit + 430});
+  t.push_back(compat({"mount", MqCall::kMount, Arch::kI386, 21}, false));
+  t.push_back(compat({"fsopen", MqCall::kFsopen, Arch::kI386, 430}, false));
   std::sort(t.begin(), t.end(), [](const SyscallEntry& a, const SyscallEntry& b) {
     return std::tuple(static_cast<int>(a.arch), a.nr) <
            std::tuple(static_cast<int>(b.arch), b.nr);

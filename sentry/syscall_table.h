@@ -13,7 +13,18 @@
 
 namespace mqsentry::sentry {
 
-enum class MqCall { kOpen, kUnlink, kTimedSend, kTimedReceive, kNotify, kGetSetAttr };
+enum class MqCall {
+  kOpen,
+  kUnlink,
+  kTimedSend,
+  kTimedReceive,
+  kNotify,
+  kGetSetAttr,
+  // Not mq calls, trapped so that no mqueue filesystem can be mounted inside the sandbox
+  // (a new mqueue superblock would be the host kernel's mqueue code).
+  kMount,
+  kFsopen,
+};
 
 // How the handler decodes the arguments of one (arch, number).
 struct SyscallEntry {

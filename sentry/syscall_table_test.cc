@@ -45,6 +45,15 @@ TEST(SyscallTableTest, I386IsAllCompat_Spec1_1) {
   EXPECT_FALSE(LookupSyscall(Arch::kI386, 419)->time32);
 }
 
+TEST(SyscallTableTest, MountGuardsOnEveryAbi) {
+  EXPECT_EQ(LookupSyscall(Arch::kX86_64, __NR_mount)->call, MqCall::kMount);
+  EXPECT_EQ(LookupSyscall(Arch::kX86_64, __NR_fsopen)->call, MqCall::kFsopen);
+  EXPECT_EQ(LookupSyscall(Arch::kX32, 0x40000000 + 165)->call, MqCall::kMount);
+  EXPECT_EQ(LookupSyscall(Arch::kX32, 0x40000000 + 430)->call, MqCall::kFsopen);
+  EXPECT_EQ(LookupSyscall(Arch::kI386, 21)->call, MqCall::kMount);
+  EXPECT_EQ(LookupSyscall(Arch::kI386, 430)->call, MqCall::kFsopen);
+}
+
 TEST(SyscallTableTest, FilterTrapsExactlyTheTable) {
   std::set<std::pair<int, int>> rules;
   for (const FilterRule& r : FilterRules()) {
@@ -52,7 +61,7 @@ TEST(SyscallTableTest, FilterTrapsExactlyTheTable) {
     EXPECT_NE(LookupSyscall(r.arch, r.nr), nullptr);
   }
   EXPECT_EQ(rules.size(), SyscallTable().size());
-  EXPECT_EQ(rules.size(), 6u + 6u + 8u);
+  EXPECT_EQ(rules.size(), 6u + 6u + 8u + 3u * 2u) << "mq calls, then mount/fsopen per ABI";
 }
 
 }  // namespace
