@@ -102,29 +102,11 @@ std::optional<Sentry::Descriptor> Sentry::ResolveFd(const TrappedCall& call, int
   *err = EBADF;
   if (fd < 0) return std::nullopt;
   // /proc/<tid>/fdinfo/<fd> names the open description's mount, inode and f_flags without
-  // touching the file: duplicating it (pidfd_getfd) would cost an mqfs flush round trip
-  // on close, and a supervisor killed mid-close would wait forever on its own FUSE server.
-  char path[64];
-  std::snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", call.tid, fd);
-  const int info = open(path, O_RDONLY | O_CLOEXEC);
-  if (info < 0) return std::nullopt;  // not open (or the caller is gone)
-  char buf[512];
-  const ssize_t n = read(info, buf, sizeof(buf) - 1);
-  close(info);
-  if (n <= 0) return std::nullopt;
-  buf[n] = 0;
-  unsigned long long flags = 0, mnt_id = 0, ino = 0;
-  bool have_flags = false, have_mnt = false, have_ino = false;
-  for (char* line = buf; line && *line;) {
-    char* next = std::strchr(line, '\n');
-    if (next) *next++ = 0;
-    have_flags |= std::sscanf(line, "flags: %llo", &flags) == 1;
-    have_mnt |= std::sscanf(line, "mnt_id: %llu", &mnt_id) == 1;
-    have_ino |= std::sscanf(line, "ino: %llu", &ino) == 1;
-    line = next;
-  }
-  if (!have_flags || !have_mnt || !have_ino) return std::nullopt;
-  auto found = mqfs_->IdentifyMountInode(mnt_id, ino);
+  // touching the file (sentry/fd_info_cache.h).
+  std::optional<FdInfo> info = fd_info_.Read(call.tid, fd);
+  if (!info) return std::nullopt;  // not open (or the caller is gone)
+  const uint64_t flags = info->flags;
+  auto found = mqfs_->IdentifyMountInode(info->mnt_id, info->ino);
   // O_PATH descriptors of a queue answer EBADF to every mq call (spec §3.3).
   if (!found || (flags & abi::kOPath)) return std::nullopt;
   *err = 0;

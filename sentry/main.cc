@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,6 +25,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "ipc/sysctls.h"
 #include "kernel/ids.h"
 #include "kernel/user_namespace.h"
@@ -128,6 +130,9 @@ std::string ParseRun(int argc, char** argv, Flags* f) {
 }
 
 int Run(int argc, char** argv) {
+  // Debian's Abseil is built with deadlock detection on: a graph update on every lock.
+  // The lock order is documented per class and checked by the tests' debug builds.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   Flags flags;
   if (std::string err = ParseRun(argc, argv, &flags); !err.empty()) {
     Usage();
@@ -163,6 +168,12 @@ int Run(int argc, char** argv) {
   flags.launch.rules = FilterRules();
   absl::StatusOr<Sandbox> sandbox = Launch(flags.launch);
   if (!sandbox.ok()) return Die(std::string(sandbox.status().message()));
+  // Only now (the sandbox keeps the caller's limits): the supervisor holds descriptors for
+  // namespaces, registrations and cached fdinfo files.
+  if (rlimit nofile; getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    (void)setrlimit(RLIMIT_NOFILE, &nofile);
+  }
   // Service threads (mqfs, the syscall thread) never take these signals: an interrupted
   // seccomp ioctl leaves a call in an unknown state. The main thread forwards them.
   const sigset_t forwarded = ForwardedSet();

@@ -28,6 +28,7 @@
 #include "ipc/notification.h"
 #include "ipc/queue.h"
 #include "kernel/syscall_result.h"
+#include "sentry/fd_info_cache.h"
 #include "sentry/identity.h"
 #include "sentry/platform.h"
 #include "sentry/strace.h"
@@ -152,6 +153,7 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
   vfs::Mqfs* mqfs_;
   IdentityReader* const identity_;
   Strace strace_;
+  FdInfoCache fd_info_;  // syscall thread only
   int timer_fd_ = -1;
   int stop_fd_ = -1;
 

@@ -3,10 +3,21 @@
 //   sentry_bench MQSENTRY_BINARY [--seconds S]     drive: run every workload both ways
 //   sentry_bench --workload NAME --seconds S       one workload here; prints "ns_per_op N"
 // Workloads: pair (send+receive in one process), pingpong (two processes, two queues),
-// cycle (mq_open O_CREAT + close + mq_unlink), big (512 KiB send+receive).
+// cycle (mq_open O_CREAT + close + mq_unlink), big (512 KiB send+receive), and
+// trap_floor: the floor of any seccomp-notify supervisor on this machine, run natively —
+// two trapped getppid calls answered at once by a parent that does what mqsentry's loop
+// does around a call (poll, RECV, SEND with sync wake-up) and nothing else.
 #include <fcntl.h>
 #include <sched.h>
 #include <mqueue.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <stddef.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -103,6 +114,90 @@ double Cycle(double seconds) {
   });
 }
 
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
+#endif
+#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP 1
+#endif
+
+double TrapFloor(double seconds) {
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) Die("socketpair");
+  const pid_t child = fork();
+  if (child < 0) Die("fork");
+  if (child == 0) {
+    sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getppid, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    sock_fprog prog{static_cast<unsigned short>(sizeof(code) / sizeof(code[0])), code};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) _exit(1);
+    const int listener = static_cast<int>(
+        syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog));
+    if (listener < 0) _exit(1);
+    // Hand the listener to the parent, then wait until it is serving.
+    char data = 0;
+    iovec iov{&data, 1};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(cm), &listener, sizeof(int));
+    if (sendmsg(sv[1], &msg, 0) != 1) _exit(1);
+    close(listener);
+    if (read(sv[1], &data, 1) != 1) _exit(1);
+    double ns = Measure(seconds, [] {
+      if (syscall(SYS_getppid) != 4242 || syscall(SYS_getppid) != 4242) _exit(1);
+    });
+    if (write(sv[1], &ns, sizeof(ns)) != sizeof(ns)) _exit(1);
+    _exit(0);
+  }
+  close(sv[1]);
+  char data;
+  iovec iov{&data, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  if (recvmsg(sv[0], &msg, MSG_CMSG_CLOEXEC) != 1 || CMSG_FIRSTHDR(&msg) == nullptr) Die("recvmsg");
+  int listener;
+  std::memcpy(&listener, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof(int));
+  if (ioctl(listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP, 0) != 0) {
+    Die("SECCOMP_IOCTL_NOTIF_SET_FLAGS");
+  }
+  if (write(sv[0], "g", 1) != 1) Die("write");
+  for (;;) {
+    pollfd pfd{listener, POLLIN, 0};
+    if (poll(&pfd, 1, -1) < 0) Die("poll");
+    if (!(pfd.revents & POLLIN)) break;  // POLLHUP: the child has exited
+    seccomp_notif req{};
+    if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &req) != 0) continue;
+    seccomp_notif_resp resp{};
+    resp.id = req.id;
+    resp.val = 4242;
+    (void)ioctl(listener, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+  }
+  double ns = -1;
+  if (read(sv[0], &ns, sizeof(ns)) != sizeof(ns)) ns = -1;
+  int status = 0;
+  waitpid(child, &status, 0);
+  close(listener);
+  close(sv[0]);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) Die("trap_floor child failed");
+  return ns;
+}
+
 int RunWorkload(const std::string& w, double seconds) {
   double ns = 0;
   if (w == "pair") {
@@ -111,6 +206,8 @@ int RunWorkload(const std::string& w, double seconds) {
     ns = PingPong(seconds);
   } else if (w == "cycle") {
     ns = Cycle(seconds);
+  } else if (w == "trap_floor") {
+    ns = TrapFloor(seconds);
   } else if (w == "big") {
     // 512 KiB is above the default msgsize_max (8192): raise it in a private IPC namespace,
     // natively and in the sandbox alike (needs root).
@@ -206,6 +303,18 @@ int main(int argc, char** argv) {
     }
     std::printf("%-40s %12.0f %12.0f %7.1fx%s\n", r.what, native, sandboxed, sandboxed / native,
                 r.aim > 0 ? (sandboxed / native <= r.aim ? "  (aim met)" : "  (aim missed)") : "");
+    if (std::string(r.workload) == "pair") {
+      // What the pair would cost under a supervisor that did no work at all.
+      const double floor = RunChild({self, "--workload", "trap_floor", "--seconds", secs});
+      if (floor <= 0) {
+        std::printf("%-40s %12s %12s %8s\n", "  floor: 2 bare seccomp round trips", "-", "FAILED",
+                    "-");
+        ++failures;
+      } else {
+        std::printf("%-40s %12.0f %12.0f %7.1fx  (any seccomp-notify supervisor)\n",
+                    "  floor: 2 bare seccomp round trips", native, floor, floor / native);
+      }
+    }
   }
   return failures ? 1 : 0;
 }
