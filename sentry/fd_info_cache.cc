@@ -1,9 +1,7 @@
 #include "sentry/fd_info_cache.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cstdio>
+#include <string>
 
 namespace mqsentry::sentry {
 namespace {
@@ -46,52 +44,13 @@ std::optional<FdInfo> ParseFdInfo(std::string_view text) {
   return FdInfo{*flags, *mnt_id, *ino};
 }
 
-FdInfoCache::FdInfoCache(size_t capacity) : capacity_(capacity == 0 ? 1 : capacity) {}
-
-FdInfoCache::~FdInfoCache() {
-  for (auto& [key, entry] : entries_) close(entry.file);
-}
-
-std::optional<FdInfo> FdInfoCache::ReadFile(int file) {
-  char buf[512];
-  const ssize_t n = pread(file, buf, sizeof(buf), 0);
-  if (n <= 0) return std::nullopt;
-  return ParseFdInfo(std::string_view(buf, static_cast<size_t>(n)));
-}
-
-void FdInfoCache::Erase(const Key& key) {
-  auto it = entries_.find(key);
-  if (it == entries_.end()) return;
-  close(it->second.file);
-  lru_.erase(it->second.lru);
-  entries_.erase(it);
-}
-
 std::optional<FdInfo> FdInfoCache::Read(int32_t tid, int fd) {
-  if (fd < 0 || tid <= 0) return std::nullopt;
-  const Key key{tid, fd};
-  if (auto it = entries_.find(key); it != entries_.end()) {
-    if (std::optional<FdInfo> info = ReadFile(it->second.file)) {
-      lru_.splice(lru_.begin(), lru_, it->second.lru);
-      return info;
-    }
-    // The descriptor was closed, or the thread is gone and its tid may be someone
-    // else's now: forget the file and look again.
-    Erase(key);
-  }
-  char path[64];
-  std::snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", tid, fd);
-  const int file = open(path, O_RDONLY | O_CLOEXEC);
-  if (file < 0) return std::nullopt;
-  std::optional<FdInfo> info = ReadFile(file);
-  if (!info) {
-    close(file);
-    return std::nullopt;
-  }
-  if (entries_.size() >= capacity_) Erase(lru_.back());
-  lru_.push_front(key);
-  entries_.emplace(key, Entry{file, lru_.begin()});
-  return info;
+  if (fd < 0) return std::nullopt;
+  char name[32];
+  std::snprintf(name, sizeof(name), "fdinfo/%d", fd);
+  std::string text;
+  if (files_.Read(tid, name, &text) != 0) return std::nullopt;
+  return ParseFdInfo(text);
 }
 
 }  // namespace mqsentry::sentry

@@ -3,24 +3,19 @@
 // /proc/<tid>/fdinfo/<fd> without touching the file itself (a pidfd_getfd duplicate would
 // cost an mqfs flush round trip when closed).
 //
-// Opening the fdinfo file costs a procfs path walk and a close per call; instead the
-// files stay open and are re-read with pread(.., 0), which regenerates the text from the
-// thread's current descriptor table. An open fdinfo file is bound to its task (struct
-// pid), not to the number: once the thread is gone it reads ESRCH/ENOENT even if the tid
-// is reused, and the entry is then reopened for the new thread. Bounded LRU.
+// The fdinfo files stay open in a ProcFileCache (sentry/proc_file_cache.h): one pread per
+// call instead of a procfs open, read and close.
 //
-// Thread-compatible: the syscall thread is its only user.
+// Thread-safe.
 #ifndef MQSENTRY_SENTRY_FD_INFO_CACHE_H_
 #define MQSENTRY_SENTRY_FD_INFO_CACHE_H_
 
 #include <cstddef>
 #include <cstdint>
-#include <list>
 #include <optional>
 #include <string_view>
-#include <utility>
 
-#include "absl/container/flat_hash_map.h"
+#include "sentry/proc_file_cache.h"
 
 namespace mqsentry::sentry {
 
@@ -35,30 +30,16 @@ std::optional<FdInfo> ParseFdInfo(std::string_view text);
 
 class FdInfoCache {
  public:
-  explicit FdInfoCache(size_t capacity = 256);
-  ~FdInfoCache();
-  FdInfoCache(const FdInfoCache&) = delete;
-  FdInfoCache& operator=(const FdInfoCache&) = delete;
+  explicit FdInfoCache(size_t capacity = 256) : files_(capacity) {}
 
   // Descriptor `fd` of host thread `tid`; nullopt if it is not open (or the thread is
   // gone).
   std::optional<FdInfo> Read(int32_t tid, int fd);
 
-  size_t size() const { return entries_.size(); }
+  size_t size() const { return files_.size(); }
 
  private:
-  using Key = std::pair<int32_t, int>;
-  struct Entry {
-    int file = -1;
-    std::list<Key>::iterator lru;
-  };
-  // Reads an open fdinfo file from offset 0.
-  static std::optional<FdInfo> ReadFile(int file);
-  void Erase(const Key& key);
-
-  const size_t capacity_;
-  absl::flat_hash_map<Key, Entry> entries_;
-  std::list<Key> lru_;  // most recently used first
+  ProcFileCache files_;
 };
 
 }  // namespace mqsentry::sentry

@@ -148,8 +148,8 @@ absl::StatusOr<std::shared_ptr<ipc::IpcNamespace>> Sentry::NamespaceOf(
   return ns;
 }
 
-absl::StatusOr<CallerIdentity> Sentry::ReadIdentity(int32_t tid) {
-  return identity_->Read(tid);
+absl::StatusOr<CallerIdentity> Sentry::ReadIdentity(int32_t tid, IdentityReader::Parts parts) {
+  return identity_->Read(tid, parts);
 }
 
 void Sentry::Fail(absl::Status status) {
@@ -211,7 +211,9 @@ void Sentry::HandleOpen(const TrappedCall& call, const SyscallEntry& e) {
   if (name_err) return fail(name_err);
   if (name.empty()) return fail(ENOENT);
 
-  absl::StatusOr<CallerIdentity> id = ReadIdentity(call.tid);
+  // Only a creation is charged to the caller's RLIMIT_MSGQUEUE (spec §3.5).
+  absl::StatusOr<CallerIdentity> id =
+      ReadIdentity(call.tid, {.rlimit = (oflag & abi::kOCreat) != 0, .process = false});
   // Check the call again after reading /proc: a recycled pid must not lend its identity.
   if (!platform_->StillValid(call.id)) return;
   if (!id.ok()) return Fail(id.status());
@@ -219,6 +221,13 @@ void Sentry::HandleOpen(const TrappedCall& call, const SyscallEntry& e) {
   if (!ns.ok()) return Fail(ns.status());
 
   ipc::OpenOutcome o = (*ns)->Open(id->cred, name, oflag, mode, attr ? &*attr : nullptr);
+  // queues_max (ENOSPC) and RLIMIT_MSGQUEUE (EMFILE) may still count a queue whose last
+  // descriptor the caller has closed: Linux frees it before close(2) returns, FUSE sends
+  // the release after. Let the releases in flight arrive, then decide again.
+  if (!o.result.ok() && (o.result.error() == ENOSPC || o.result.error() == EMFILE) &&
+      mqfs_->WaitForQueuedRequests(kReleaseWaitMs)) {
+    o = (*ns)->Open(id->cred, name, oflag, mode, attr ? &*attr : nullptr);
+  }
   if (!o.result.ok()) return Reply(call, trace, o.result), void();
   mqfs_->AddQueue(o.inode, *ns);
   // The open description on mqfs carries the access mode (3 included) and the flags the
@@ -254,7 +263,7 @@ void Sentry::HandleUnlink(const TrappedCall& call, const SyscallEntry& e) {
   }
   if (name_err) return Reply(call, trace, SyscallResult::Error(name_err)), void();
   if (name.empty()) return Reply(call, trace, SyscallResult::Error(ENOENT)), void();
-  absl::StatusOr<CallerIdentity> id = ReadIdentity(call.tid);
+  absl::StatusOr<CallerIdentity> id = ReadIdentity(call.tid, {.rlimit = false, .process = false});
   if (!platform_->StillValid(call.id)) return;
   if (!id.ok()) return Fail(id.status());
   absl::StatusOr<std::shared_ptr<ipc::IpcNamespace>> ns = NamespaceOf(*id);

@@ -68,8 +68,24 @@
 #include "kernel/ids.h"
 #include "kernel/status_macros.h"
 #include "kernel/user_namespace.h"
+#include "sentry/unique_fd.h"
 
 namespace mqsentry::sentry {
+
+// The fields of /proc/<tid>/status we use. Ids are as the reader's user namespace sees
+// them; NSpid as the procfs mount's PID namespace sees them, outermost first.
+struct ProcStatus {
+  int32_t tgid = 0;
+  uint32_t uid[4] = {};  // real, effective, saved, filesystem
+  uint32_t gid[4] = {};
+  std::vector<uint32_t> groups;
+  uint64_t cap_inh = 0;
+  uint64_t cap_prm = 0;
+  uint64_t cap_eff = 0;
+  std::optional<uint32_t> umask;
+  std::vector<int32_t> nspid;
+};
+
 namespace {
 
 using kernel::Credentials;
@@ -84,28 +100,6 @@ constexpr int kMaxUserNsDepth = 40;
 // The kernel's PID namespaces nest at most 32 deep (MAX_PID_NS_LEVEL).
 constexpr int kMaxPidNsDepth = 40;
 
-class UniqueFd {
- public:
-  UniqueFd() = default;
-  explicit UniqueFd(int fd) : fd_(fd) {}
-  UniqueFd(UniqueFd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  UniqueFd& operator=(UniqueFd&& o) noexcept {
-    if (this != &o) {
-      Reset();
-      fd_ = std::exchange(o.fd_, -1);
-    }
-    return *this;
-  }
-  ~UniqueFd() { Reset(); }
-  int get() const { return fd_; }
-  void Reset() {
-    if (fd_ >= 0) close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
 
 absl::Status Errno(int err, absl::string_view what) { return absl::ErrnoToStatus(err, what); }
 
@@ -159,19 +153,6 @@ absl::StatusOr<NsId> StatNsFd(int fd) {
   return ToNsId(st);
 }
 
-// The fields of /proc/<tid>/status we use. Ids are as the reader's user namespace sees
-// them; NSpid as the procfs mount's PID namespace sees them, outermost first.
-struct ProcStatus {
-  int32_t tgid = 0;
-  uint32_t uid[4] = {};  // real, effective, saved, filesystem
-  uint32_t gid[4] = {};
-  std::vector<uint32_t> groups;
-  uint64_t cap_inh = 0;
-  uint64_t cap_prm = 0;
-  uint64_t cap_eff = 0;
-  std::optional<uint32_t> umask;
-  std::vector<int32_t> nspid;
-};
 
 absl::Status Malformed(absl::string_view key, absl::string_view value) {
   return absl::InternalError(absl::StrCat("malformed /proc status line ", key, ": ", value));
@@ -268,8 +249,7 @@ absl::StatusOr<ProcStat> ReadStatAt(int dir) {
 // supervisor in a container or under a capability bounding set may lack; the limits file
 // is world-readable, and read through the thread's /proc directory it cannot belong to a
 // recycled pid.
-absl::StatusOr<uint64_t> ReadMsgqueueRlimitAt(int dir) {
-  ASSIGN_OR_RETURN(std::string text, ReadFileAt(dir, "limits"));
+absl::StatusOr<uint64_t> ParseMsgqueueRlimit(absl::string_view text) {
   constexpr absl::string_view kName = "Max msgqueue size";
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
     if (!absl::ConsumePrefix(&line, kName)) continue;
@@ -282,6 +262,20 @@ absl::StatusOr<uint64_t> ReadMsgqueueRlimitAt(int dir) {
     return soft;
   }
   return absl::InternalError(absl::StrCat("no \"", kName, "\" in /proc/<pid>/limits"));
+}
+
+absl::StatusOr<uint64_t> ReadMsgqueueRlimitAt(int dir) {
+  ASSIGN_OR_RETURN(std::string text, ReadFileAt(dir, "limits"));
+  return ParseMsgqueueRlimit(text);
+}
+
+// /proc/<tid>/ns/<kind> by path: one stat, no descriptor.
+absl::StatusOr<NsId> StatNsOf(int32_t tid, const char* kind) {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/ns/%s", tid, kind);
+  struct stat st;
+  if (stat(path, &st) != 0) return Errno(errno, absl::StrCat("stat ", path));
+  return ToNsId(st);
 }
 
 // Text of uid_map and gid_map of the task at `proc_dir`, if it is still in the user
@@ -359,7 +353,7 @@ absl::StatusOr<std::pair<std::string, std::string>> ReadMapsViaHelper(int ns_fd)
     for (;;) pause();
   }
   UniqueFd helper(pidfd);
-  write_end.Reset();
+  write_end.reset();
   absl::StatusOr<std::pair<std::string, std::string>> result;
   int err = 0;
   ssize_t n;
@@ -433,18 +427,7 @@ KGid IdentityReader::ToKernelGid(uint32_t gid) const {
   return supervisor_ns_->ToKernel(kernel::NsGid(gid));
 }
 
-absl::StatusOr<CallerIdentity> IdentityReader::Read(int32_t tid) {
-  RETURN_IF_ERROR(init_status_);
-  ASSIGN_OR_RETURN(UniqueFd dir, OpenProcDir(tid));
-  ASSIGN_OR_RETURN(ProcStatus status, ReadStatusAt(dir.get()));
-
-  CallerIdentity id;
-  id.tid = tid;
-  id.tgid = status.tgid;
-  ASSIGN_OR_RETURN(id.ipc_ns, StatNsAt(dir.get(), "ns/ipc"));
-  ASSIGN_OR_RETURN(id.pid_ns, StatNsAt(dir.get(), "ns/pid"));
-
-  Credentials& c = id.cred;
+absl::Status IdentityReader::FillCredentials(const ProcStatus& status, Credentials& c) const {
   c.ruid = ToKernel(status.uid[0]);
   c.euid = ToKernel(status.uid[1]);
   c.suid = ToKernel(status.uid[2]);
@@ -462,7 +445,28 @@ absl::StatusOr<CallerIdentity> IdentityReader::Read(int32_t tid) {
     return absl::FailedPreconditionError("/proc/<tid>/status has no Umask line (Linux < 4.7)");
   }
   c.umask = *status.umask;
+  // Not asked for (Parts::rlimit): a limit that refuses everything, if used by mistake.
+  c.rlimit_msgqueue = 0;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<CallerIdentity> IdentityReader::Read(int32_t tid, Parts parts) {
+  RETURN_IF_ERROR(init_status_);
+  if (!parts.process) return ReadCredentials(tid, parts.rlimit);
+  ASSIGN_OR_RETURN(UniqueFd dir, OpenProcDir(tid));
+  ASSIGN_OR_RETURN(ProcStatus status, ReadStatusAt(dir.get()));
+
+  CallerIdentity id;
+  id.tid = tid;
+  id.tgid = status.tgid;
+  ASSIGN_OR_RETURN(id.ipc_ns, StatNsAt(dir.get(), "ns/ipc"));
+  ASSIGN_OR_RETURN(id.pid_ns, StatNsAt(dir.get(), "ns/pid"));
+  Credentials& c = id.cred;
+  RETURN_IF_ERROR(FillCredentials(status, c));
   ASSIGN_OR_RETURN(c.user_ns, UserNamespaceOfDir(dir.get(), c.egid));
+  if (parts.rlimit) {
+    ASSIGN_OR_RETURN(c.rlimit_msgqueue, ReadMsgqueueRlimitAt(dir.get()));
+  }
 
   // The process's start time: a thread's own stat shows the thread's.
   std::optional<uint64_t> start_time;
@@ -472,8 +476,6 @@ absl::StatusOr<CallerIdentity> IdentityReader::Read(int32_t tid) {
     start_time = tgid_stat.start_time;
   }
 
-  ASSIGN_OR_RETURN(c.rlimit_msgqueue, ReadMsgqueueRlimitAt(dir.get()));
-
   // Read last, through the thread's directory: it succeeds only if the thread is still
   // alive, so its tgid (by whose number the start time was read) was not recycled.
   ASSIGN_OR_RETURN(ProcStat stat, ReadStatAt(dir.get()));
@@ -482,6 +484,37 @@ absl::StatusOr<CallerIdentity> IdentityReader::Read(int32_t tid) {
 
   absl::MutexLock lock(&mu_);
   id.process = ProcessRefLocked(status.tgid, *start_time);
+  return id;
+}
+
+absl::StatusOr<CallerIdentity> IdentityReader::ReadCredentials(int32_t tid, bool rlimit) {
+  // Through cached files and paths rather than one directory: the caller checks afterwards
+  // that its trapped call is still valid, so the thread lived, and kept its tid, throughout.
+  std::string text;
+  if (int err = files_.Read(tid, "status", &text); err != 0) {
+    return Errno(-err, absl::StrCat("read /proc/", tid, "/status"));
+  }
+  ASSIGN_OR_RETURN(ProcStatus status, ParseStatus(text));
+  CallerIdentity id;
+  id.tid = tid;
+  id.tgid = status.tgid;
+  ASSIGN_OR_RETURN(id.ipc_ns, StatNsOf(tid, "ipc"));
+  Credentials& c = id.cred;
+  RETURN_IF_ERROR(FillCredentials(status, c));
+  // A user namespace seen before costs a stat; a new one is resolved through the directory.
+  ASSIGN_OR_RETURN(NsId user_ns, StatNsOf(tid, "user"));
+  if (std::shared_ptr<const UserNamespace> known = KnownUserNamespace(user_ns)) {
+    c.user_ns = std::move(known);
+  } else {
+    ASSIGN_OR_RETURN(UniqueFd dir, OpenProcDir(tid));
+    ASSIGN_OR_RETURN(c.user_ns, UserNamespaceOfDir(dir.get(), c.egid));
+  }
+  if (rlimit) {
+    if (int err = files_.Read(tid, "limits", &text); err != 0) {
+      return Errno(-err, absl::StrCat("read /proc/", tid, "/limits"));
+    }
+    ASSIGN_OR_RETURN(c.rlimit_msgqueue, ParseMsgqueueRlimit(text));
+  }
   return id;
 }
 
@@ -509,16 +542,19 @@ absl::StatusOr<std::shared_ptr<const UserNamespace>> IdentityReader::UserNamespa
   return UserNamespaceOfDir(dir.get(), ToKernelGid(status.gid[1]));
 }
 
+std::shared_ptr<const UserNamespace> IdentityReader::KnownUserNamespace(const NsId& ns_id) {
+  absl::MutexLock lock(&mu_);
+  if (ns_id == supervisor_ns_id_) return supervisor_ns_;
+  auto it = user_ns_.find(ns_id);
+  if (it != user_ns_.end() && it->second->complete) return it->second->model;
+  return nullptr;
+}
+
 absl::StatusOr<std::shared_ptr<const UserNamespace>> IdentityReader::UserNamespaceOfDir(
     int proc_dir, KGid group_hint) {
   // Fast path: a stat, no descriptor.
   ASSIGN_OR_RETURN(NsId ns_id, StatNsAt(proc_dir, "ns/user"));
-  {
-    absl::MutexLock lock(&mu_);
-    if (ns_id == supervisor_ns_id_) return supervisor_ns_;
-    auto it = user_ns_.find(ns_id);
-    if (it != user_ns_.end() && it->second->complete) return it->second->model;
-  }
+  if (std::shared_ptr<const UserNamespace> known = KnownUserNamespace(ns_id)) return known;
   const int fd = openat(proc_dir, "ns/user", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return Errno(errno, "open ns/user");
   UniqueFd ns_fd(fd);

@@ -27,6 +27,7 @@
 #include "kernel/credentials.h"
 #include "kernel/ids.h"
 #include "kernel/user_namespace.h"
+#include "sentry/proc_file_cache.h"
 
 namespace mqsentry::sentry {
 
@@ -40,6 +41,8 @@ struct NsId {
     return H::combine(std::move(h), n.dev, n.ino);
   }
 };
+
+struct ProcStatus;  // identity.cc
 
 struct CallerIdentity {
   int32_t tid = 0;  // host tid (the supervisor's PID namespace)
@@ -79,7 +82,23 @@ class IdentityReader {
   // in the middle of Read() fails it instead of mixing two tasks; the caller must still
   // check that its notification is valid afterwards (the tid may have been recycled
   // before Read() began).
-  absl::StatusOr<CallerIdentity> Read(int32_t tid) ABSL_LOCKS_EXCLUDED(mu_);
+  //
+  // Credentials, the user namespace and the IPC namespace are always read; `parts` says
+  // what else is needed, each part costing more /proc reads (mq_open and mq_unlink need
+  // neither, mq_open without O_CREAT not even the rlimit). A part not read keeps its
+  // default: rlimit_msgqueue 0, an empty ProcessRef, pid_ns {}, sched_prio 120.
+  //
+  // Without `process` the files are read through a cache of open /proc files rather than
+  // one directory descriptor (a third of the system calls): the caller must then check
+  // that the thread lived throughout, as a still-valid trapped call proves.
+  struct Parts {
+    bool rlimit = true;   // cred.rlimit_msgqueue (/proc/<tid>/limits)
+    bool process = true;  // process, pid_ns, sched_prio (/proc/<tid>/stat, ns/pid)
+  };
+  absl::StatusOr<CallerIdentity> Read(int32_t tid, Parts parts) ABSL_LOCKS_EXCLUDED(mu_);
+  absl::StatusOr<CallerIdentity> Read(int32_t tid) ABSL_LOCKS_EXCLUDED(mu_) {
+    return Read(tid, Parts{});
+  }
 
   // The model's UserNamespace for the user namespace of `tid`, cached by NsId (the same
   // object for as long as anyone holds it). See identity.cc for what is exact (parent
@@ -116,6 +135,13 @@ class IdentityReader {
 
  private:
   struct CachedUserNs;
+  absl::StatusOr<CallerIdentity> ReadCredentials(int32_t tid, bool rlimit)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Everything but the user namespace and the rlimit, from a parsed status file.
+  absl::Status FillCredentials(const ProcStatus& status, kernel::Credentials& c) const;
+  // The model of a user namespace already resolved, or nullptr.
+  std::shared_ptr<const kernel::UserNamespace> KnownUserNamespace(const NsId& ns_id)
+      ABSL_LOCKS_EXCLUDED(mu_);
   struct ProcessEntry {
     uint64_t start_time = 0;
     ipc::ProcessRef ref;
@@ -144,6 +170,7 @@ class IdentityReader {
   std::shared_ptr<const kernel::UserNamespace> supervisor_ns_;
   NsId supervisor_ns_id_;
 
+  ProcFileCache files_{512};  // status and limits of callers (Parts::process false)
   absl::Mutex mu_;
   absl::flat_hash_map<NsId, std::unique_ptr<CachedUserNs>> user_ns_ ABSL_GUARDED_BY(mu_);
   size_t sweep_at_ ABSL_GUARDED_BY(mu_) = 64;

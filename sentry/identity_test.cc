@@ -180,6 +180,52 @@ uint64_t ModelRlimit(rlim_t v) {
   return v == RLIM_INFINITY ? kernel::Credentials::kRlimInfinity : v;
 }
 
+// The credentials-only read (mq_open, mq_unlink) goes through cached /proc files: it
+// must agree with the full read, and follow a change of the caller's credentials.
+TEST(IdentityReaderParts, CredentialsOnlyReadAgreesAndFollowsChanges) {
+  Child child([](const Channel& ch) {
+    CHILD_CHECK(ch.Wait() == 1);
+    CHILD_CHECK(setresgid(0, 4321, 0) == 0);
+    CHILD_CHECK(setresuid(0, 1234, 0) == 0);
+    ch.Signal();
+    return ch.Wait() == 0 ? 0 : 1;
+  });
+  IdentityReader reader;
+  absl::StatusOr<CallerIdentity> full = reader.Read(child.pid());
+  absl::StatusOr<CallerIdentity> quick =
+      reader.Read(child.pid(), {.rlimit = true, .process = false});
+  ASSERT_TRUE(full.ok()) << full.status();
+  ASSERT_TRUE(quick.ok()) << quick.status();
+  EXPECT_EQ(quick->tgid, full->tgid);
+  EXPECT_EQ(quick->ipc_ns, full->ipc_ns);
+  EXPECT_EQ(quick->cred.euid, full->cred.euid);
+  EXPECT_EQ(quick->cred.fsgid, full->cred.fsgid);
+  EXPECT_EQ(quick->cred.groups, full->cred.groups);
+  EXPECT_EQ(quick->cred.effective, full->cred.effective);
+  EXPECT_EQ(quick->cred.umask, full->cred.umask);
+  EXPECT_EQ(quick->cred.user_ns, full->cred.user_ns);
+  EXPECT_EQ(quick->cred.rlimit_msgqueue, full->cred.rlimit_msgqueue);
+
+  absl::StatusOr<CallerIdentity> bare =
+      reader.Read(child.pid(), {.rlimit = false, .process = false});
+  ASSERT_TRUE(bare.ok()) << bare.status();
+  EXPECT_EQ(bare->cred.rlimit_msgqueue, 0u);  // not read: refuses, never grants
+
+  child.channel().Signal();
+  ASSERT_EQ(child.channel().Wait(), 1);
+  absl::StatusOr<CallerIdentity> changed =
+      reader.Read(child.pid(), {.rlimit = false, .process = false});
+  ASSERT_TRUE(changed.ok()) << changed.status();
+  EXPECT_EQ(changed->cred.euid, KUid(1234));
+  EXPECT_EQ(changed->cred.fsuid, KUid(1234));
+  EXPECT_EQ(changed->cred.egid, KGid(4321));
+  EXPECT_EQ(changed->cred.ruid, KUid(0));
+  EXPECT_EQ(child.Finish(), 0);
+
+  // Gone: an error, not the identity cached before.
+  EXPECT_FALSE(reader.Read(child.pid(), {.rlimit = false, .process = false}).ok());
+}
+
 TEST(IdentityReaderTest, SelfMatchesTheGetters) {
   IdentityReader reader;
   absl::StatusOr<CallerIdentity> id = reader.Read(Gettid());

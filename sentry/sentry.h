@@ -139,12 +139,14 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
   // Parked calls whose threads have a signal pending are answered -ERESTARTSYS.
   void InterruptSignalledParked();
   static constexpr int kSignalPollMs = 5;
+  // How long an mq_open that hits a limit waits for descriptor releases still in flight.
+  static constexpr int kReleaseWaitMs = 1000;
   static constexpr int kErestartsys = 512;  // ERESTARTSYS, kernel-internal
   void ArmTimer() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FlushDeliveries();
   // Forgets the pending firing of `owner`'s registration (its send was undone).
   void DropFiredDelivery(ipc::ProcessRef owner);
-  absl::StatusOr<CallerIdentity> ReadIdentity(int32_t tid);
+  absl::StatusOr<CallerIdentity> ReadIdentity(int32_t tid, IdentityReader::Parts parts = {});
   // An internal failure: logged, and the sandbox is torn down (never a guessed errno).
   void Fail(absl::Status status);
 
@@ -153,7 +155,7 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
   vfs::Mqfs* mqfs_;
   IdentityReader* const identity_;
   Strace strace_;
-  FdInfoCache fd_info_;  // syscall thread only
+  FdInfoCache fd_info_;
   int timer_fd_ = -1;
   int stop_fd_ = -1;
 

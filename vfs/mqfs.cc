@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -38,6 +39,10 @@ namespace {
 // The root directory: read and search for everybody, writable by nobody. Queues are
 // created through mq_open only; default_permissions still checks each queue's own mode.
 constexpr mode_t kRootMode = 0555;
+// Seconds the kernel may keep a name (and the root's attributes), and a looked-up queue's
+// attributes before Mqfs::Open invalidates them (see Lookup).
+constexpr double kEntryTimeout = 86400;
+constexpr double kLookupAttrTimeout = 10;
 // st_blksize of a queue inode (spec §8.3) and f_bsize/f_namelen of statfs.
 constexpr blksize_t kBlockSize = 4096;
 constexpr unsigned long kNameMax = 255;
@@ -137,9 +142,12 @@ class Mqfs::Ops {
     entry.ino = node->ino;
     entry.generation = 0;  // queue ids are never reused, so neither are inode numbers
     entry.attr = QueueStat(*node);
-    // Zero timeouts: fchmod/fchown/unlink through the model must show at once.
-    entry.attr_timeout = 0;
-    entry.entry_timeout = 0;
+    // Only Mqfs::Open looks queues up (the sandbox never sees this directory), and a queue
+    // id is never reused: the name may stay cached. The attributes are cached just long
+    // enough for the permission check of that open, which then invalidates them, so that
+    // every later stat asks again (times and links change in the model, not through FUSE).
+    entry.attr_timeout = kLookupAttrTimeout;
+    entry.entry_timeout = kEntryTimeout;
     fuse_reply_entry(req, &entry);
   }
 
@@ -147,7 +155,8 @@ class Mqfs::Ops {
     if (ino == kRootIno) {
       struct stat st = RootStat();
       st.st_atim = st.st_mtim = st.st_ctim = Self(req).mount_time_;
-      fuse_reply_attr(req, &st, 0);
+      // The root never changes: no GETATTR for every path walk of Mqfs::Open.
+      fuse_reply_attr(req, &st, kEntryTimeout);
       return;
     }
     const std::optional<QueueNode> node = Self(req).table_.Find(ino);
@@ -457,14 +466,29 @@ absl::Status Mqfs::Start() {
     absl::MutexLock lock(&session_mu_);
     session_ = se;
   }
-  // Non-blocking, so that every request thread can wait in poll() for requests or for
-  // the stop eventfd, and those that lose the race for a request go back to waiting.
+  // Non-blocking, so that a request thread that loses the race for a request goes back to
+  // waiting (see Serve).
   const int fuse_fd = fuse_session_fd(se);
   const int fl = fcntl(fuse_fd, F_GETFL);
   if (fl < 0 || fcntl(fuse_fd, F_SETFL, fl | O_NONBLOCK) != 0) {
     return ErrnoStatus(errno, "mqfs: fcntl /dev/fuse");
   }
-  for (int i = 0; i < kServeThreads; ++i) threads_.emplace_back([this] { Serve(); });
+  for (int i = 0; i < kServeThreads; ++i) {
+    const int ep = epoll_create1(EPOLL_CLOEXEC);
+    if (ep < 0) return ErrnoStatus(errno, "mqfs: epoll_create1");
+    epoll_fds_.push_back(ep);
+    epoll_event dev{};
+    dev.events = EPOLLIN | EPOLLEXCLUSIVE;
+    dev.data.u32 = 0;
+    epoll_event stop{};
+    stop.events = EPOLLIN;
+    stop.data.u32 = 1;
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, fuse_fd, &dev) != 0 ||
+        epoll_ctl(ep, EPOLL_CTL_ADD, stop_fd_, &stop) != 0) {
+      return ErrnoStatus(errno, "mqfs: epoll_ctl");
+    }
+  }
+  for (int ep : epoll_fds_) threads_.emplace_back([this, ep] { Serve(ep); });
 
   // The mount's device, for Identify. This is also the first request: it fails if the
   // session does not answer.
@@ -485,30 +509,37 @@ absl::Status Mqfs::Start() {
   return absl::OkStatus();
 }
 
-// Leader/followers: one thread at a time waits for and reads a request, then hands the
-// leadership on and processes it. Polling from every thread at once would wake them all
-// for each request (the device's wait queue is not exclusive for poll).
-void Mqfs::Serve() {
+// Every request thread waits in its own epoll instance, holding the device as an
+// EPOLLEXCLUSIVE entry: a request wakes one thread, not all of them (poll(2) on the device
+// would wake every waiter), and no thread has to wake another to hand a role on. A thread
+// that loses a race for a request reads EAGAIN (the device is non-blocking) and waits
+// again. The stop eventfd is a plain entry in every instance, so it wakes them all.
+void Mqfs::Serve(int ep) {
   tls_mqfs_thread = true;
   fuse_session* const se = serving_session_;
   fuse_buf buf{};
-  pollfd fds[2] = {{fuse_session_fd(se), POLLIN, 0}, {stop_fd_, POLLIN, 0}};
-  while (true) {
-    int res = 0;
-    {
-      absl::MutexLock lead(&leader_mu_);
-      // The stop eventfd is never drained, so every later leader sees it too.
-      if (fuse_session_exited(se)) break;
-      if (poll(fds, 2, -1) < 0) {
-        if (errno == EINTR) continue;
-        break;
-      }
-      if (fds[1].revents != 0) break;
-      res = fuse_session_receive_buf(se, &buf);
+  while (!fuse_session_exited(se)) {
+    epoll_event ev[2];
+    const int n = epoll_wait(ep, ev, 2, -1);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      break;
     }
-    if (res == -EINTR || res == -EAGAIN) continue;  // the request was withdrawn
+    bool stopping = false, request = false;
+    for (int i = 0; i < n; ++i) {
+      if (ev[i].data.u32 == 1) stopping = true;
+      if (ev[i].data.u32 == 0) request = true;
+    }
+    // The stop eventfd is never drained, so it is seen on every later wait too.
+    if (stopping) break;
+    if (!request) continue;
+    // Counted busy before the request leaves the kernel's queue (WaitForQueuedRequests).
+    busy_threads_.fetch_add(1);
+    const int res = fuse_session_receive_buf(se, &buf);
+    if (res > 0) fuse_session_process_buf(se, &buf);
+    busy_threads_.fetch_sub(1);
+    if (res == -EINTR || res == -EAGAIN) continue;  // taken by another thread, or withdrawn
     if (res <= 0) break;  // 0: unmounted or aborted (the session has exited)
-    fuse_session_process_buf(se, &buf);
   }
   free(buf.mem);
 }
@@ -523,6 +554,8 @@ void Mqfs::Stop() {
   }
   for (std::thread& t : threads_) t.join();
   threads_.clear();
+  for (int ep : epoll_fds_) close(ep);
+  epoll_fds_.clear();
   table_.DropPollHandles();
   {
     absl::MutexLock lock(&session_mu_);
@@ -563,6 +596,9 @@ absl::StatusOr<int> Mqfs::Open(const ipc::QueueInode& inode, int flags) {
   // pass no O_TRUNC, and FUSE allows O_DIRECT) would be followed by a release, which gives
   // the counted description back through OnRelease while the caller also keeps it.
   if (fd < 0) return ErrnoStatus(err, absl::StrCat("mqfs: open ", path));
+  // The attributes cached by the lookup served this open's permission check; drop them
+  // before anyone else can stat the file (see Ops::Lookup).
+  InvalidateAttributes(ino);
   if (not_taken) {
     // The FUSE open did not come from this thread as the kernel reports it (a PID
     // namespace mismatch): it was counted as a new description, which this close releases.
@@ -570,6 +606,30 @@ absl::StatusOr<int> Mqfs::Open(const ipc::QueueInode& inode, int flags) {
     return absl::InternalError(absl::StrCat("mqfs: open of ", path, " was not recognised"));
   }
   return fd;
+}
+
+bool Mqfs::WaitForQueuedRequests(int timeout_ms) {
+  if (serving_session_ == nullptr || tls_mqfs_thread) return false;
+  // A request queued before this call is, at any moment, either still in the kernel's
+  // queue (the device polls readable) or taken by a thread that counted itself busy
+  // before taking it, until it has answered. So: the device first, then the counter.
+  pollfd device{fuse_session_fd(serving_session_), POLLIN, 0};
+  bool pending = false;
+  for (int waited_us = 0; waited_us < timeout_ms * 1000; waited_us += 100) {
+    device.revents = 0;
+    const bool queued = poll(&device, 1, 0) > 0 && (device.revents & POLLIN);
+    if (!queued && busy_threads_.load() == 0) return pending;
+    pending = true;
+    usleep(100);
+  }
+  return pending;
+}
+
+void Mqfs::InvalidateAttributes(uint64_t ino) {
+  absl::ReaderMutexLock lock(&session_mu_);
+  if (session_ == nullptr) return;
+  // -1: attributes only, no page cache (there is none: direct_io).
+  fuse_lowlevel_notify_inval_inode(session_, ino, -1, 0);
 }
 
 std::optional<std::pair<std::shared_ptr<ipc::QueueInode>, std::shared_ptr<ipc::IpcNamespace>>>

@@ -13,14 +13,14 @@
 // hooks take.
 //
 // Lock order: IpcNamespace::mu_ -> Queue::mu_ -> NodeTable::mu_ -> Mqfs::session_mu_.
-// Hooks are called with no mqfs lock held. Mqfs::leader_mu_ is only held while waiting for
-// and reading a request, never while one is processed.
+// Hooks are called with no mqfs lock held.
 #ifndef MQSENTRY_VFS_MQFS_H_
 #define MQSENTRY_VFS_MQFS_H_
 
 #include <sys/types.h>
 #include <time.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -90,6 +90,14 @@ class Mqfs {
   // counted description itself.
   absl::StatusOr<int> Open(const ipc::QueueInode& inode, int flags);
 
+  // Waits until every request the kernel had queued for this filesystem when it was
+  // called has been answered, for at most `timeout_ms`. The kernel sends a release in the
+  // background, after the close(2) that dropped the last reference has returned, so a
+  // program's next call can reach the sentry before its description is given back (and
+  // with it, say, a queue that counts against queues_max). True if anything was pending.
+  // Not from an mqfs thread.
+  bool WaitForQueuedRequests(int timeout_ms);
+
   // If host fd `fd` (in the supervisor) refers to a file of this filesystem (st_dev equals
   // the mount's device, st_ino maps to a known queue) returns its inode and namespace, else
   // nullopt. One statx(AT_STATX_DONT_SYNC), which FUSE answers from the inode without a
@@ -123,7 +131,9 @@ class Mqfs {
 
   Mqfs(std::string mountpoint, MqfsHooks* hooks);
   absl::Status Start();
-  void Serve();  // one FUSE request thread
+  void Serve(int epoll_fd);  // one FUSE request thread
+  // Makes the kernel ask for the attributes of `ino` again on its next stat.
+  void InvalidateAttributes(uint64_t ino);
   void Stop();
 
   const std::string mountpoint_;
@@ -135,8 +145,9 @@ class Mqfs {
   bool mounted_ = false;
   int stop_fd_ = -1;  // eventfd that ends the request threads
   std::vector<std::thread> threads_;
-  // Held by the request thread that is waiting for the next request (see Serve).
-  absl::Mutex leader_mu_;
+  std::vector<int> epoll_fds_;  // one per request thread (see Serve)
+  // Request threads between waking for a request and having answered it.
+  std::atomic<int> busy_threads_{0};
 
   // Held shared while notifying pollers (PollWake, any thread) and exclusively while the
   // session is destroyed, so no notification writes to a freed session.

@@ -694,6 +694,23 @@ TEST_F(MqfsTest, CloseFlushesWithTheCallersTidAndLastCloseReleases_Spec6_2) {
   EXPECT_EQ(mqfs_->open_files(), 0u);
 }
 
+// The release the kernel sends after close(2) has returned has been handled once
+// WaitForQueuedRequests returns (the sentry relies on it before refusing a creation).
+TEST_F(MqfsTest, WaitForQueuedRequestsCoversTheReleaseAfterClose_Spec3_5) {
+  for (int round = 0; round < 20; ++round) {
+    std::shared_ptr<ipc::QueueInode> inode;
+    const std::string name = "w" + std::to_string(round);
+    const int fd = CreateAndOpen(name, &inode);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(close(fd), 0);
+    mqfs_->WaitForQueuedRequests(5000);
+    ASSERT_EQ(hooks_.releases().size(), static_cast<size_t>(round + 1)) << "round " << round;
+    EXPECT_EQ(hooks_.releases().back(), inode->id());
+  }
+  // Nothing queued: returns at once, reporting nothing pending.
+  EXPECT_FALSE(mqfs_->WaitForQueuedRequests(5000));
+}
+
 TEST_F(MqfsTest, DupSharesTheDescriptionMqfsOpenDoesNot_Spec7) {
   std::shared_ptr<ipc::QueueInode> inode;
   const int fd = CreateAndOpen("q", &inode);
