@@ -238,6 +238,8 @@ void Sentry::HandleOpen(const TrappedCall& call, const SyscallEntry& e) {
     (*ns)->ReleaseDescription(o.inode);
     return Fail(fd.status());
   }
+  // Translated before answering, as in Reply: the caller may exit right after.
+  const int32_t pid = strace_.enabled() ? SandboxPid(call.tid) : 0;
   absl::StatusOr<std::optional<SyscallResult>> installed =
       platform_->AnswerWithNewFd(call, *fd, /*cloexec=*/true);
   // If the caller was interrupted, this close is the description's last and mqfs's
@@ -245,7 +247,7 @@ void Sentry::HandleOpen(const TrappedCall& call, const SyscallEntry& e) {
   close(*fd);
   if (!installed.ok()) return Fail(installed.status());
   if (strace_.enabled()) {
-    strace_.Complete(SandboxPid(call.tid), trace,
+    strace_.Complete(pid, trace,
                      installed->has_value() ? **installed : SyscallResult::Error(EINTR));
   }
 }
