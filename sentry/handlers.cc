@@ -230,10 +230,10 @@ void Sentry::HandleOpen(const TrappedCall& call, const SyscallEntry& e) {
   }
   if (!o.result.ok()) return Reply(call, trace, o.result), void();
   mqfs_->AddQueue(o.inode, *ns);
-  // The open description on mqfs carries the access mode (3 included) and the flags the
-  // program can see and change through fcntl.
-  const int file_flags = (oflag & abi::kOAccmode) | (oflag & (abi::kONonblock | abi::kOAppend));
-  absl::StatusOr<int> fd = mqfs_->Open(*o.inode, file_flags);
+  // The open description on mqfs carries the whole oflag for F_GETFL (Mqfs::Open), but
+  // never O_PATH: an O_PATH file would never tell mqfs that it was closed. (Linux gives an
+  // O_PATH description here, on which every mq call is EBADF; ours is an ordinary one.)
+  absl::StatusOr<int> fd = mqfs_->Open(*o.inode, oflag & ~abi::kOPath);
   if (!fd.ok()) {
     (*ns)->ReleaseDescription(o.inode);
     return Fail(fd.status());
@@ -599,6 +599,43 @@ void Sentry::HandleGetSetAttr(const TrappedCall& call, const SyscallEntry& e) {
     }
   }
   Reply(call, trace, SyscallResult::Ok());
+}
+
+// ---- fcntl of mq descriptors ----
+
+// HandleFcntl answers F_GETFL, and F_SETFL with O_DIRECT, for mq descriptors (spec §3.3,
+// §7); for every other descriptor the call continues to the host kernel. F_GETFL of an
+// mq_open description is its oflag without the creation flags: O_CLOEXEC and bits open(2)
+// would drop included, no O_LARGEFILE added. Its bits that F_SETFL changes are the file's
+// own (fdinfo "flags", which also shows the descriptor's close-on-exec bit as O_CLOEXEC);
+// the others are carried by the mqfs view it was opened through (Mqfs::Open).
+void Sentry::HandleFcntl(const TrappedCall& call, const SyscallEntry& e) {
+  const int fd = IntArg(call, 0);
+  const uint32_t cmd = static_cast<uint32_t>(call.args[1]);
+  const uint64_t arg = Arg(call, e, 2);
+  std::optional<FdInfo> info = fd >= 0 ? fd_info_.Read(call.tid, fd) : std::nullopt;
+  std::optional<int> extra = info ? mqfs_->ExtraFlagsOfMount(info->mnt_id) : std::nullopt;
+  const bool mq = extra.has_value() && !(info->flags & abi::kOPath) &&
+                  mqfs_->IdentifyMountInode(info->mnt_id, info->ino).has_value();
+  std::string trace;
+  if (mq && cmd == F_GETFL) {
+    if (strace_.enabled()) trace = absl::StrCat(e.name, "(", fd, ", F_GETFL)");
+    const uint32_t file_flags =
+        static_cast<uint32_t>(info->flags) & ~static_cast<uint32_t>(abi::kOCloexec | abi::kOLargefile);
+    // f_flags is an unsigned int, returned as a non-negative long.
+    const uint32_t flags = file_flags | static_cast<uint32_t>(*extra);
+    return Reply(call, trace, SyscallResult::Value(static_cast<int64_t>(flags))), void();
+  }
+  if (mq && cmd == F_SETFL && (arg & abi::kODirect)) {
+    // setfl(): O_DIRECT needs FMODE_CAN_ODIRECT, which an mqueue file lacks.
+    if (strace_.enabled()) {
+      trace = absl::StrCat(e.name, "(", fd, ", F_SETFL, ", OpenFlagsString(static_cast<int>(arg)),
+                           ")");
+    }
+    return Reply(call, trace, SyscallResult::Error(EINVAL)), void();
+  }
+  absl::StatusOr<bool> continued = platform_->Continue(call);
+  if (!continued.ok()) Fail(continued.status());
 }
 
 // ---- mount guards ----

@@ -21,7 +21,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <set>
+#include <map>
 #include <string>
 #include <utility>
 
@@ -73,9 +73,14 @@ uint32_t ScmpArch(Arch arch) {
 // sync_file_range. Each number is therefore turned into its name for its own ABI, then
 // into the native number (or libseccomp's pseudo number for names x86-64 lacks, e.g.
 // mq_timedsend_time64) that libseccomp translates back; the result is checked.
-absl::Status AddRules(scmp_filter_ctx ctx, Arch arch, const std::set<int>& numbers) {
+//
+// A number's conditions: an empty list traps always; otherwise each entry is one
+// alternative (the conjunction of its conditions).
+using RuleSet = std::map<int, std::vector<std::vector<ArgCondition>>>;
+
+absl::Status AddRules(scmp_filter_ctx ctx, Arch arch, const RuleSet& numbers) {
   const uint32_t token = ScmpArch(arch);
-  for (int nr : numbers) {
+  for (const auto& [nr, alternatives] : numbers) {
     char* name = seccomp_syscall_resolve_num_arch(token, nr);
     if (name == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat(
@@ -91,9 +96,28 @@ absl::Status AddRules(scmp_filter_ctx ctx, Arch arch, const std::set<int>& numbe
     if (native == __NR_SCMP_ERROR) {
       return absl::InternalError(absl::StrCat("seccomp filter: cannot resolve ", n));
     }
-    const int rc = seccomp_rule_add_exact(ctx, SCMP_ACT_NOTIFY, native, 0);
-    if (rc != 0) {
-      return SeccompError(rc, absl::StrCat("rule_add_exact(", ArchName(arch), " ", nr, " ", n, ")"));
+    const bool always = std::any_of(alternatives.begin(), alternatives.end(),
+                                    [](const auto& conditions) { return conditions.empty(); });
+    if (always) {
+      const int rc = seccomp_rule_add_exact(ctx, SCMP_ACT_NOTIFY, native, 0);
+      if (rc != 0) {
+        return SeccompError(rc,
+                            absl::StrCat("rule_add_exact(", ArchName(arch), " ", nr, " ", n, ")"));
+      }
+      continue;
+    }
+    for (const std::vector<ArgCondition>& conditions : alternatives) {
+      std::vector<scmp_arg_cmp> cmps;
+      for (const ArgCondition& c : conditions) {
+        cmps.push_back(SCMP_CMP64(static_cast<unsigned>(c.arg), SCMP_CMP_MASKED_EQ, c.mask,
+                                  c.value & c.mask));
+      }
+      const int rc = seccomp_rule_add_exact_array(ctx, SCMP_ACT_NOTIFY, native,
+                                                  static_cast<unsigned>(cmps.size()), cmps.data());
+      if (rc != 0) {
+        return SeccompError(rc, absl::StrCat("rule_add_exact_array(", ArchName(arch), " ", nr, " ",
+                                             n, ")"));
+      }
     }
   }
   return absl::OkStatus();
@@ -106,6 +130,14 @@ absl::Status ValidateRule(const FilterRule& r) {
     return absl::InvalidArgumentError(
         absl::StrCat("seccomp filter: bad syscall number ", r.nr, " for ", ArchName(r.arch)));
   }
+  for (const ArgCondition& c : r.when) {
+    // i386 arguments are 32 bits wide: a condition on the upper half could never hold.
+    const uint64_t width = r.arch == Arch::kI386 ? 0xffffffffu : ~uint64_t{0};
+    if (c.arg < 0 || c.arg > 5 || c.mask == 0 || (c.mask & ~width) != 0) {
+      return absl::InvalidArgumentError(absl::StrCat("seccomp filter: bad condition on argument ",
+                                                     c.arg, " of ", ArchName(r.arch), " ", r.nr));
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -114,10 +146,10 @@ absl::StatusOr<scmp_filter_ctx> BuildFilter(const std::vector<FilterRule>& rules
   if (rules.empty()) {
     return absl::InvalidArgumentError("seccomp filter: no rules (nothing to notify about)");
   }
-  std::set<int> numbers[3];
+  RuleSet numbers[3];
   for (const FilterRule& r : rules) {
     if (absl::Status s = ValidateRule(r); !s.ok()) return s;
-    numbers[static_cast<int>(r.arch)].insert(r.nr);
+    numbers[static_cast<int>(r.arch)][r.nr].push_back(r.when);
   }
   ScmpContext merged;
   if (merged.get() == nullptr) return absl::InternalError("seccomp_init failed");

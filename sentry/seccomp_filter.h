@@ -5,6 +5,7 @@
 
 #include <linux/filter.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -13,9 +14,19 @@
 
 namespace mqsentry::sentry {
 
+// A condition on one argument of a trapped call: (args[arg] & mask) == value.
+struct ArgCondition {
+  int arg = 0;  // 0..5
+  uint64_t mask = ~uint64_t{0};
+  uint64_t value = 0;
+};
+
 struct FilterRule {
   Arch arch;
   int nr;  // as the ABI numbers it (x32 numbers include kX32SyscallBit)
+  // All must hold for the call to be trapped; none: always. Rules for one number are
+  // alternatives (an unconditional one wins).
+  std::vector<ArgCondition> when = {};
 };
 
 // In the calling thread only (no TSYNC): PR_SET_NO_NEW_PRIVS, then a filter whose default

@@ -234,6 +234,54 @@ TEST(SeccompFilterTest, ProgramNotifiesExactlyTheRules) {
   EXPECT_NE(*RunFilter(*program, data) & SECCOMP_RET_ACTION_FULL, SECCOMP_RET_ALLOW);
 }
 
+// Conditional rules: fcntl trapped only for F_GETFL (whatever the upper half of the
+// 64-bit register holds: the kernel reads an unsigned int) or for F_SETFL with O_DIRECT.
+TEST(SeccompFilterTest, ConditionsSelectTheArguments) {
+  const std::vector<FilterRule> rules = {
+      {Arch::kX86_64, 72, {{.arg = 1, .mask = 0xffffffff, .value = F_GETFL}}},
+      {Arch::kX86_64, 72,
+       {{.arg = 1, .mask = 0xffffffff, .value = F_SETFL},
+        {.arg = 2, .mask = O_DIRECT, .value = O_DIRECT}}},
+      {Arch::kX86_64, 240},  // mq_open, unconditional
+  };
+  absl::StatusOr<std::vector<sock_filter>> program = BuildNotifyFilter(rules);
+  ASSERT_TRUE(program.ok()) << program.status();
+  auto action = [&](int nr, uint64_t a1, uint64_t a2) {
+    seccomp_data data{};
+    data.arch = AUDIT_ARCH_X86_64;
+    data.nr = nr;
+    data.args[1] = a1;
+    data.args[2] = a2;
+    absl::StatusOr<uint32_t> a = RunFilter(*program, data);
+    EXPECT_TRUE(a.ok()) << a.status();
+    return a.ok() ? (*a & SECCOMP_RET_ACTION_FULL) : 0u;
+  };
+  EXPECT_EQ(action(72, F_GETFL, 0), SECCOMP_RET_USER_NOTIF);
+  EXPECT_EQ(action(72, (uint64_t{0xdead} << 32) | F_GETFL, 0), SECCOMP_RET_USER_NOTIF);
+  EXPECT_EQ(action(72, F_GETFD, 0), SECCOMP_RET_ALLOW);
+  EXPECT_EQ(action(72, F_SETFL, O_NONBLOCK), SECCOMP_RET_ALLOW);
+  EXPECT_EQ(action(72, F_SETFL, O_NONBLOCK | O_DIRECT), SECCOMP_RET_USER_NOTIF);
+  EXPECT_EQ(action(72, F_GETFD, O_DIRECT), SECCOMP_RET_ALLOW);
+  EXPECT_EQ(action(240, 0, 0), SECCOMP_RET_USER_NOTIF);
+  EXPECT_EQ(action(73, F_GETFL, 0), SECCOMP_RET_ALLOW);
+
+  // An unconditional rule for the same number wins over conditional ones.
+  absl::StatusOr<std::vector<sock_filter>> both = BuildNotifyFilter(
+      {{Arch::kX86_64, 72, {{.arg = 1, .value = F_GETFL}}}, {Arch::kX86_64, 72}});
+  ASSERT_TRUE(both.ok()) << both.status();
+  seccomp_data data{};
+  data.arch = AUDIT_ARCH_X86_64;
+  data.nr = 72;
+  data.args[1] = F_GETFD;
+  EXPECT_EQ(*RunFilter(*both, data) & SECCOMP_RET_ACTION_FULL, SECCOMP_RET_USER_NOTIF);
+
+  // Conditions that could never hold are refused.
+  EXPECT_FALSE(BuildNotifyFilter({{Arch::kX86_64, 72, {{.arg = 6, .value = 1}}}}).ok());
+  EXPECT_FALSE(BuildNotifyFilter({{Arch::kX86_64, 72, {{.arg = 1, .mask = 0}}}}).ok());
+  EXPECT_FALSE(
+      BuildNotifyFilter({{Arch::kI386, 55, {{.arg = 1, .mask = uint64_t{1} << 40}}}}).ok());
+}
+
 // The child makes every mq call of one ABI; each must arrive with that ABI, number and
 // arguments, and return what the parent answers.
 void ExpectAllTrapped(Arch arch) {

@@ -18,6 +18,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "kernel/abi.h"
@@ -142,6 +143,7 @@ void Sentry::Dispatch(const TrappedCall& call) {
     case MqCall::kGetSetAttr: return HandleGetSetAttr(call, *e);
     case MqCall::kMount:
     case MqCall::kFsopen: return HandleMountGuard(call, *e);
+    case MqCall::kFcntl: return HandleFcntl(call, *e);
   }
 }
 
@@ -229,10 +231,10 @@ void Sentry::InterruptSignalledParked() {
     // -ERESTARTSYS: the kernel turns it into EINTR, or restarts the call under SA_RESTART
     // (and after a stop), exactly as for a wait the signal interrupted. An interrupted
     // sender's message is discarded with its waiter (spec §5.4).
+    // Translated before answering, as in Reply: the caller may exit right after.
+    const int32_t pid = strace_.enabled() ? SandboxPid(p->call.tid) : 0;
     (void)platform_->Answer(p->call, SyscallResult::Error(kErestartsys));
-    if (strace_.enabled()) {
-      strace_.Resumed(SandboxPid(p->call.tid), p->entry->name, SyscallResult::Error(EINTR));
-    }
+    if (strace_.enabled()) strace_.Resumed(pid, p->entry->name, SyscallResult::Error(EINTR));
   }
 }
 
@@ -278,9 +280,10 @@ void Sentry::ExpireDeadlines() {
     if (!p->inode->queue().CancelWaiter(p->waiter)) continue;
     // ETIMEDOUT at the deadline (spec §5.4); if the caller was interrupted meanwhile, the
     // answer simply does not arrive.
+    const int32_t pid = strace_.enabled() ? SandboxPid(p->call.tid) : 0;  // before answering
     absl::StatusOr<bool> sent = platform_->Answer(p->call, SyscallResult::Error(ETIMEDOUT));
     if (strace_.enabled() && sent.ok()) {
-      strace_.Resumed(SandboxPid(p->call.tid), p->entry->name,
+      strace_.Resumed(pid, p->entry->name,
                       *sent ? SyscallResult::Error(ETIMEDOUT) : SyscallResult::Error(EINTR));
     }
   }
@@ -313,10 +316,12 @@ void Sentry::DeliverHandoff(ipc::Queue& queue, ipc::Handoff handoff) {
       if (!CopyOutMessage(p->call.tid, p->buffer, p->prio_ptr, handoff.message)) {
         r = SyscallResult::Error(EFAULT);  // the message is lost, as on Linux
       }
+      // Translated before answering: the receiver may exit right after (pmqtest does).
+      const int32_t pid = strace_.enabled() ? SandboxPid(p->call.tid) : 0;
       absl::StatusOr<bool> sent = platform_->Answer(p->call, r);
       delivered = sent.ok() && *sent;
       if (strace_.enabled()) {
-        strace_.Resumed(SandboxPid(p->call.tid), p->entry->name, delivered ? r : SyscallResult::Error(EINTR));
+        strace_.Resumed(pid, p->entry->name, delivered ? r : SyscallResult::Error(EINTR));
       }
       if (delivered || !r.ok()) return;
     }
@@ -331,10 +336,11 @@ void Sentry::CompleteRefill(ipc::Queue& queue, std::optional<ipc::Refill> refill
     std::optional<Parked> p = Unpark(refill->sender_tag);
     bool delivered = false;
     if (p) {
+      const int32_t pid = strace_.enabled() ? SandboxPid(p->call.tid) : 0;  // before answering
       absl::StatusOr<bool> sent = platform_->Answer(p->call, SyscallResult::Ok());
       delivered = sent.ok() && *sent;
       if (strace_.enabled()) {
-        strace_.Resumed(SandboxPid(p->call.tid), p->entry->name,
+        strace_.Resumed(pid, p->entry->name,
                         delivered ? SyscallResult::Ok() : SyscallResult::Error(EINTR));
       }
     }
@@ -370,6 +376,52 @@ void Sentry::DropFiredDelivery(ipc::ProcessRef owner) {
     }
   }
 }
+
+namespace {
+
+// NSpid of host process `pid` (/proc/<pid>/status): its pid in each PID namespace, from
+// the supervisor's procfs mount's inwards. Empty if unreadable.
+std::vector<int32_t> ReadNsPid(int32_t pid) {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/status", pid);
+  FILE* f = std::fopen(path, "re");
+  if (f == nullptr) return {};
+  std::vector<int32_t> ids;
+  char line[256];
+  while (std::fgets(line, sizeof(line), f)) {
+    if (std::strncmp(line, "NSpid:", 6) != 0) continue;
+    char* p = line + 6;
+    while (true) {
+      char* end;
+      const long id = std::strtol(p, &end, 10);
+      if (end == p) break;
+      ids.push_back(static_cast<int32_t>(id));
+      p = end;
+    }
+    break;
+  }
+  std::fclose(f);
+  return ids;
+}
+
+// The pid of host process `host_tgid` in the PID namespace of the sandbox's init, where
+// init's rt_sigqueueinfo() looks it up (QueueSignal); 0 if unknown. Not
+// IdentityReader::PidAsSeenBy(host_tgid, init): that proves the nesting through
+// /proc/<init>/ns/pid, which init's PR_SET_DUMPABLE 0 closes (EACCES) to a supervisor
+// without CAP_SYS_PTRACE over init's memory, i.e. to an unprivileged one, which then sent
+// no notification signal at all. No proof is needed here: every process under the filter
+// descends from init, and PID namespaces are only entered downwards (clone and unshare
+// make a child namespace; setns accepts only the caller's own or a descendant), so the
+// process is in init's namespace or below it, and its NSpid entry at init's depth is its
+// pid there. /proc/<pid>/status is readable whatever the dumpable flag.
+int32_t PidInInitNamespace(int32_t host_tgid, int32_t init_host_pid) {
+  const std::vector<int32_t> init = ReadNsPid(init_host_pid);
+  const std::vector<int32_t> target = ReadNsPid(host_tgid);
+  if (init.empty() || target.size() < init.size()) return 0;
+  return target[init.size() - 1];
+}
+
+}  // namespace
 
 void Sentry::FlushDeliveries() {
   std::vector<PendingDelivery> batch;
@@ -410,10 +462,9 @@ void Sentry::FlushDeliveries() {
     // maps it into the owner's user namespace (65534 when unmapped), as Linux does.
     info.uid = d.firing.sender.ruid.value();
     info.value = r.value;
-    absl::StatusOr<int32_t> target = identity_->PidAsSeenBy(r.owner_host_tgid,
-                                                            options_.init_host_pid);
-    if (!target.ok() || *target <= 0 || !options_.queue_signal) continue;
-    if (absl::Status s = options_.queue_signal(*target, r.signo, &info); !s.ok()) {
+    const int32_t target = PidInInitNamespace(r.owner_host_tgid, options_.init_host_pid);
+    if (target <= 0 || !options_.queue_signal) continue;
+    if (absl::Status s = options_.queue_signal(target, r.signo, &info); !s.ok()) {
       MQ_LOG("mqsentry: notification signal to ", r.owner_host_tgid, ": ", s.ToString());
     }
   }

@@ -114,6 +114,8 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
   void HandleGetSetAttr(const TrappedCall& call, const SyscallEntry& e);
   // mount(2) / fsopen(2): refuse the mqueue filesystem type, let anything else through.
   void HandleMountGuard(const TrappedCall& call, const SyscallEntry& e);
+  // fcntl(F_GETFL) and fcntl(F_SETFL, O_DIRECT) of mq descriptors; others continue.
+  void HandleFcntl(const TrappedCall& call, const SyscallEntry& e);
 
   // Answers and traces. False if the caller was interrupted (nothing delivered).
   bool Reply(const TrappedCall& call, const std::string& trace, kernel::SyscallResult r);

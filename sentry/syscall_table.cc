@@ -1,6 +1,8 @@
 // The syscall table: numbers from kernel/abi.h for the x86-64, x32 and i386 ABIs.
 #include "sentry/syscall_table.h"
 
+#include <fcntl.h>
+
 #include <algorithm>
 #include <tuple>
 
@@ -57,6 +59,23 @@ std::vector<SyscallEntry> BuildTable() {
   t.push_back({"fsopen", MqCall::kFsopen, Arch::kX32, abi::kX32SyscallBit + 430});
   t.push_back(compat({"mount", MqCall::kMount, Arch::kI386, 21}, false));
   t.push_back(compat({"fsopen", MqCall::kFsopen, Arch::kI386, 430}, false));
+  // fcntl guards (see MqCall): fcntl on every ABI, and i386's fcntl64.
+  const std::vector<std::vector<ArgCondition>> fcntl_when = {
+      // cmd is an unsigned int: the upper half of a 64-bit register is ignored.
+      {{.arg = 1, .mask = 0xffffffff, .value = F_GETFL}},
+      {{.arg = 1, .mask = 0xffffffff, .value = F_SETFL},
+       {.arg = 2, .mask = abi::kODirect, .value = abi::kODirect}},
+  };
+  auto fcntl_entry = [&](const char* name, Arch arch, int nr) {
+    SyscallEntry e{name, MqCall::kFcntl, arch, nr};
+    e.trap_when = fcntl_when;
+    e.compat_sizes = arch == Arch::kI386;
+    return e;
+  };
+  t.push_back(fcntl_entry("fcntl", Arch::kX86_64, 72));
+  t.push_back(fcntl_entry("fcntl", Arch::kX32, abi::kX32SyscallBit + 72));
+  t.push_back(fcntl_entry("fcntl", Arch::kI386, 55));
+  t.push_back(fcntl_entry("fcntl64", Arch::kI386, 221));
   std::sort(t.begin(), t.end(), [](const SyscallEntry& a, const SyscallEntry& b) {
     return std::tuple(static_cast<int>(a.arch), a.nr) <
            std::tuple(static_cast<int>(b.arch), b.nr);
@@ -83,7 +102,12 @@ const SyscallEntry* LookupSyscall(Arch arch, int nr) {
 
 std::vector<FilterRule> FilterRules() {
   std::vector<FilterRule> rules;
-  for (const SyscallEntry& e : SyscallTable()) rules.push_back(FilterRule{e.arch, e.nr});
+  for (const SyscallEntry& e : SyscallTable()) {
+    if (e.trap_when.empty()) rules.push_back(FilterRule{e.arch, e.nr});
+    for (const std::vector<ArgCondition>& when : e.trap_when) {
+      rules.push_back(FilterRule{e.arch, e.nr, when});
+    }
+  }
   return rules;
 }
 

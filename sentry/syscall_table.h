@@ -24,6 +24,10 @@ enum class MqCall {
   // (a new mqueue superblock would be the host kernel's mqueue code).
   kMount,
   kFsopen,
+  // fcntl(F_GETFL) and fcntl(F_SETFL with O_DIRECT), for mq descriptors only (every other
+  // descriptor's call continues to the host kernel): Linux's mq_open keeps its oflag in
+  // f_flags exactly, which an open(2) of the mqfs file cannot (spec §3.3, §7).
+  kFcntl,
 };
 
 // How the handler decodes the arguments of one (arch, number).
@@ -37,6 +41,9 @@ struct SyscallEntry {
   bool compat_sigevent = false;  // 32-bit struct sigevent (i386, x32 mq_notify)
   bool time32 = false;           // old_timespec32 timeout (i386 279/280)
   bool compat_sizes = false;     // 32-bit pointers and size_t (i386)
+  // Alternatives of argument conditions under which the filter traps the call; empty:
+  // always.
+  std::vector<std::vector<ArgCondition>> trap_when = {};
 };
 
 // Every trapped (arch, number), sorted by arch then number.

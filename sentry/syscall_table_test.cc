@@ -55,13 +55,33 @@ TEST(SyscallTableTest, MountGuardsOnEveryAbi) {
 }
 
 TEST(SyscallTableTest, FilterTrapsExactlyTheTable) {
-  std::set<std::pair<int, int>> rules;
+  std::set<std::pair<int, int>> numbers;
+  size_t conditional = 0;
   for (const FilterRule& r : FilterRules()) {
-    EXPECT_TRUE(rules.emplace(static_cast<int>(r.arch), r.nr).second) << "duplicate rule";
-    EXPECT_NE(LookupSyscall(r.arch, r.nr), nullptr);
+    const SyscallEntry* e = LookupSyscall(r.arch, r.nr);
+    ASSERT_NE(e, nullptr);
+    if (r.when.empty()) {
+      EXPECT_TRUE(numbers.emplace(static_cast<int>(r.arch), r.nr).second) << "duplicate rule";
+      EXPECT_TRUE(e->trap_when.empty());
+    } else {
+      ++conditional;
+      numbers.emplace(static_cast<int>(r.arch), r.nr);
+      EXPECT_EQ(e->call, MqCall::kFcntl);
+    }
   }
-  EXPECT_EQ(rules.size(), SyscallTable().size());
-  EXPECT_EQ(rules.size(), 6u + 6u + 8u + 3u * 2u) << "mq calls, then mount/fsopen per ABI";
+  EXPECT_EQ(numbers.size(), SyscallTable().size());
+  EXPECT_EQ(numbers.size(), 6u + 6u + 8u + 3u * 2u + 4u)
+      << "mq calls, then mount/fsopen per ABI, then fcntl per ABI and i386 fcntl64";
+  EXPECT_EQ(conditional, 4u * 2u) << "F_GETFL, and F_SETFL with O_DIRECT";
+}
+
+// fcntl is trapped only for F_GETFL and for F_SETFL with O_DIRECT, on every ABI.
+TEST(SyscallTableTest, FcntlOnEveryAbi_Spec7) {
+  EXPECT_EQ(LookupSyscall(Arch::kX86_64, __NR_fcntl)->call, MqCall::kFcntl);
+  EXPECT_EQ(LookupSyscall(Arch::kX32, 0x40000000 + 72)->call, MqCall::kFcntl);
+  EXPECT_EQ(LookupSyscall(Arch::kI386, 55)->call, MqCall::kFcntl);
+  EXPECT_EQ(LookupSyscall(Arch::kI386, 221)->call, MqCall::kFcntl);
+  EXPECT_TRUE(LookupSyscall(Arch::kI386, 221)->compat_sizes);
 }
 
 }  // namespace

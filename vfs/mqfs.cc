@@ -546,6 +546,15 @@ void Mqfs::Serve(int ep) {
 
 void Mqfs::Stop() {
   // Lazily: queue fds the sandbox still holds keep the superblock, not the mountpoint.
+  {
+    absl::MutexLock lock(&views_mu_);
+    for (auto& [flags, view] : views_) {
+      umount2(view.dir.c_str(), MNT_DETACH);
+      rmdir(view.dir.c_str());
+    }
+    views_.clear();
+    views_by_mount_id_.clear();
+  }
   if (mounted_) umount2(mountpoint_.c_str(), MNT_DETACH);
   mounted_ = false;
   if (stop_fd_ >= 0) {
@@ -582,8 +591,12 @@ absl::StatusOr<int> Mqfs::Open(const ipc::QueueInode& inode, int flags) {
   const uint64_t ino = InoForQueue(inode.id());
   const int32_t tid = CurrentTid();
   const bool path_only = (flags & O_PATH) != 0;
-  const int oflags = (flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC)) | O_CLOEXEC;
-  const std::string path = absl::StrCat(mountpoint_, "/", inode.id());
+  const int kept = flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC);
+  // The file gets what fcntl can see change; the rest is the view's (ViewFor).
+  const int oflags = (kept & kHostOpenFlags) | O_CLOEXEC;
+  absl::StatusOr<std::string> view = ViewFor(kept & ~kHostOpenFlags);
+  if (!view.ok()) return view.status();
+  const std::string path = absl::StrCat(*view, "/", inode.id());
   if (!path_only) table_.ExpectOpen(ino, tid);
   int fd;
   // EINTR: the FUSE open was withdrawn before we read it, so the expectation still holds.
@@ -606,6 +619,49 @@ absl::StatusOr<int> Mqfs::Open(const ipc::QueueInode& inode, int flags) {
     return absl::InternalError(absl::StrCat("mqfs: open of ", path, " was not recognised"));
   }
   return fd;
+}
+
+absl::StatusOr<std::string> Mqfs::ViewFor(int extra_flags) {
+  if (extra_flags == 0) return mountpoint_;
+  absl::MutexLock lock(&views_mu_);
+  if (auto it = views_.find(extra_flags); it != views_.end()) return it->second.dir;
+  if (views_.size() >= kMaxViews) {
+    // A program cycling through flag combinations gets no more mounts: its descriptions
+    // then show the flags of an open(2) in F_GETFL (the rest still works).
+    return mountpoint_;
+  }
+  View v;
+  v.dir = absl::StrFormat("%s.flags-%o", mountpoint_, extra_flags);
+  if (mkdir(v.dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return ErrnoStatus(errno, absl::StrCat("mqfs: mkdir ", v.dir));
+  }
+  if (mount(mountpoint_.c_str(), v.dir.c_str(), nullptr, MS_BIND, nullptr) != 0) {
+    const int err = errno;
+    rmdir(v.dir.c_str());
+    return ErrnoStatus(err, absl::StrCat("mqfs: bind mount ", v.dir));
+  }
+  struct statx stx {};
+  if (statx(AT_FDCWD, v.dir.c_str(), AT_STATX_DONT_SYNC, STATX_MNT_ID, &stx) != 0 ||
+      !(stx.stx_mask & STATX_MNT_ID)) {
+    const int err = errno;
+    umount2(v.dir.c_str(), MNT_DETACH);
+    rmdir(v.dir.c_str());
+    return ErrnoStatus(err, absl::StrCat("mqfs: mount id of ", v.dir));
+  }
+  v.mount_id = stx.stx_mnt_id;
+  views_by_mount_id_[v.mount_id] = extra_flags;
+  const std::string dir = v.dir;
+  views_.emplace(extra_flags, std::move(v));
+  return dir;
+}
+
+std::optional<int> Mqfs::ExtraFlagsOfMount(uint64_t mount_id) const {
+  if (mount_id == 0) return std::nullopt;
+  if (mount_id == mount_id_) return 0;
+  absl::MutexLock lock(&views_mu_);
+  auto it = views_by_mount_id_.find(mount_id);
+  if (it == views_by_mount_id_.end()) return std::nullopt;
+  return it->second;
 }
 
 bool Mqfs::WaitForQueuedRequests(int timeout_ms) {
@@ -650,7 +706,7 @@ Mqfs::Identify(int fd) const {
 
 std::optional<std::pair<std::shared_ptr<ipc::QueueInode>, std::shared_ptr<ipc::IpcNamespace>>>
 Mqfs::IdentifyMountInode(uint64_t mount_id, uint64_t ino) const {
-  if (mount_id != mount_id_ || mount_id_ == 0) return std::nullopt;
+  if (!ExtraFlagsOfMount(mount_id).has_value()) return std::nullopt;
   std::optional<QueueNode> node = table_.Find(ino);
   if (!node.has_value()) return std::nullopt;
   return std::make_pair(std::move(node->inode), std::move(node->ns));

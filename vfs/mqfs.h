@@ -17,6 +17,7 @@
 #ifndef MQSENTRY_VFS_MQFS_H_
 #define MQSENTRY_VFS_MQFS_H_
 
+#include <fcntl.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -29,6 +30,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "ipc/ipc_namespace.h"
@@ -88,7 +90,23 @@ class Mqfs {
   // Must be called from a non-mqfs thread with no ipc lock held (see the file comment).
   // With O_PATH no FUSE open, flush or release ever happens: the caller releases the
   // counted description itself.
+  //
+  // F_GETFL of a description opened by mq_open is its oflag, bits open(2) would drop or
+  // add included (spec §3.3). The file itself gets only the bits fcntl can see change
+  // (kHostOpenFlags); the others are carried by the mount it is opened through: a bind
+  // mount ("view") per combination in use, whose mount id fdinfo shows (ExtraFlagsOfMount).
   absl::StatusOr<int> Open(const ipc::QueueInode& inode, int flags);
+
+  // The open flags of an mq_open description that the file does not hold (see Open), from
+  // the mount id fdinfo shows for it; nullopt for a mount that is not one of ours. A
+  // description opened by a program through /proc/<pid>/fd/N shares its original's
+  // mount, and so its extra flags.
+  std::optional<int> ExtraFlagsOfMount(uint64_t mount_id) const;
+  // What Open gives the file: the access mode, O_PATH, and what F_SETFL changes.
+  static constexpr int kHostOpenFlags =
+      O_ACCMODE | O_PATH | O_APPEND | O_NONBLOCK | O_NOATIME | O_ASYNC;
+  // Views beyond this many share the plain mount (their extra flags are not shown).
+  static constexpr size_t kMaxViews = 64;
 
   // Waits until every request the kernel had queued for this filesystem when it was
   // called has been answered, for at most `timeout_ms`. The kernel sends a release in the
@@ -146,6 +164,15 @@ class Mqfs {
   int stop_fd_ = -1;  // eventfd that ends the request threads
   std::vector<std::thread> threads_;
   std::vector<int> epoll_fds_;  // one per request thread (see Serve)
+  // The bind mounts that carry extra open flags (see Open).
+  struct View {
+    std::string dir;
+    uint64_t mount_id = 0;
+  };
+  absl::StatusOr<std::string> ViewFor(int extra_flags) ABSL_LOCKS_EXCLUDED(views_mu_);
+  mutable absl::Mutex views_mu_;
+  absl::flat_hash_map<int, View> views_ ABSL_GUARDED_BY(views_mu_);
+  absl::flat_hash_map<uint64_t, int> views_by_mount_id_ ABSL_GUARDED_BY(views_mu_);
   // Request threads between waking for a request and having answered it.
   std::atomic<int> busy_threads_{0};
 

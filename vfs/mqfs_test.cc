@@ -711,6 +711,66 @@ TEST_F(MqfsTest, WaitForQueuedRequestsCoversTheReleaseAfterClose_Spec3_5) {
   EXPECT_FALSE(mqfs_->WaitForQueuedRequests(5000));
 }
 
+// The mount id (what /proc/<pid>/fdinfo/<fd> shows) of a descriptor.
+uint64_t MountIdOf(int fd) {
+  struct statx stx {};
+  if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID, &stx) != 0) return 0;
+  return stx.stx_mnt_id;
+}
+
+// Mqfs::Open gives the file only the flags fcntl can change; the rest of an mq_open oflag
+// (O_CLOEXEC, bits open(2) drops) is carried by the mount the file is opened through.
+TEST_F(MqfsTest, ExtraOpenFlagsAreCarriedByTheMount_Spec3_3) {
+  std::shared_ptr<ipc::QueueInode> inode;
+  const int plain = CreateAndOpen("q", &inode, O_RDWR | O_NONBLOCK);
+  ASSERT_GE(plain, 0);
+  EXPECT_EQ(mqfs_->ExtraFlagsOfMount(MountIdOf(plain)), 0);
+  EXPECT_EQ(fcntl(plain, F_GETFL) & (O_ACCMODE | O_NONBLOCK), O_RDWR | O_NONBLOCK);
+
+  const int extra = O_CLOEXEC | (1 << 30) | O_SYNC | O_NOFOLLOW;
+  CountDescription("q");
+  const int marked = OpenFd(*inode, O_RDONLY | O_APPEND | extra);
+  ASSERT_GE(marked, 0);
+  EXPECT_EQ(mqfs_->ExtraFlagsOfMount(MountIdOf(marked)), extra);
+  EXPECT_EQ(fcntl(marked, F_GETFL) & (O_ACCMODE | O_APPEND | O_SYNC), O_RDONLY | O_APPEND)
+      << "the file holds only what fcntl can change";
+  // The same queue, whatever the view it is opened through.
+  auto a = mqfs_->Identify(plain);
+  auto b = mqfs_->Identify(marked);
+  ASSERT_TRUE(a.has_value() && b.has_value());
+  EXPECT_EQ(a->first, b->first);
+  EXPECT_TRUE(mqfs_->IdentifyMountInode(MountIdOf(marked), InoForQueue(inode->id())).has_value());
+  // One view per combination: a second open with the same flags reuses it.
+  CountDescription("q");
+  const int again = OpenFd(*inode, O_WRONLY | extra);
+  ASSERT_GE(again, 0);
+  EXPECT_EQ(MountIdOf(again), MountIdOf(marked));
+  // A mount that is not ours.
+  const int other = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  EXPECT_EQ(mqfs_->ExtraFlagsOfMount(MountIdOf(other)), std::nullopt);
+  for (int fd : {plain, marked, again, other}) close(fd);
+}
+
+// A program cycling through flag combinations cannot make the supervisor mount without
+// bound: past kMaxViews the plain mount is used.
+TEST_F(MqfsTest, ViewsAreBounded_Spec3_3) {
+  std::shared_ptr<ipc::QueueInode> inode;
+  const int first = CreateAndOpen("q", &inode);
+  ASSERT_GE(first, 0);
+  std::vector<int> fds{first};
+  std::set<uint64_t> mounts;
+  for (size_t i = 0; i < Mqfs::kMaxViews + 8; ++i) {
+    CountDescription("q");
+    const int fd = OpenFd(*inode, O_RDWR | static_cast<int>((i + 1) << 22));  // unknown bits
+    ASSERT_GE(fd, 0);
+    fds.push_back(fd);
+    mounts.insert(MountIdOf(fd));
+  }
+  EXPECT_LE(mounts.size(), Mqfs::kMaxViews + 1);
+  EXPECT_EQ(mqfs_->ExtraFlagsOfMount(MountIdOf(fds.back())), 0);
+  for (int fd : fds) close(fd);
+}
+
 TEST_F(MqfsTest, DupSharesTheDescriptionMqfsOpenDoesNot_Spec7) {
   std::shared_ptr<ipc::QueueInode> inode;
   const int fd = CreateAndOpen("q", &inode);
