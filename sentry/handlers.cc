@@ -210,13 +210,15 @@ void Sentry::HandleOpen(const TrappedCall& call, const SyscallEntry& e) {
   }
   if (name_err) return fail(name_err);
   if (name.empty()) return fail(ENOENT);
-
   // Only a creation is charged to the caller's RLIMIT_MSGQUEUE (spec §3.5).
-  absl::StatusOr<CallerIdentity> id =
-      ReadIdentity(call.tid, {.rlimit = (oflag & abi::kOCreat) != 0, .process = false});
+  absl::StatusOr<CallerIdentity> id = ReadIdentity(
+      call.tid,
+      {.rlimit = (oflag & abi::kOCreat) != 0, .process = false, .free_descriptor = true});
   // Check the call again after reading /proc: a recycled pid must not lend its identity.
   if (!platform_->StillValid(call.id)) return;
   if (!id.ok()) return Fail(id.status());
+  // Step 3: a free descriptor, before the name is looked up.
+  if (!id->has_free_descriptor) return fail(EMFILE);
   absl::StatusOr<std::shared_ptr<ipc::IpcNamespace>> ns = NamespaceOf(*id);
   if (!ns.ok()) return Fail(ns.status());
 

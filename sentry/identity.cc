@@ -31,6 +31,7 @@
 //  - PidAsSeenBy: exact (NSpid plus an NS_GET_PARENT walk proving the nesting).
 #include "sentry/identity.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/nsfs.h>
 #include <sched.h>
@@ -427,6 +428,51 @@ KGid IdentityReader::ToKernelGid(uint32_t gid) const {
   return supervisor_ns_->ToKernel(kernel::NsGid(gid));
 }
 
+namespace {
+
+// alloc_fd()'s EMFILE test for thread `tid`, from the text of its status and limits files:
+// true if a number below the soft RLIMIT_NOFILE is free. A table (FDSize) smaller than the
+// limit can still grow; only a full-size one is counted through /proc/<tid>/fd.
+absl::StatusOr<bool> FreeDescriptorFrom(int32_t tid, absl::string_view status,
+                                        absl::string_view limits) {
+  uint64_t table_size = 0, soft = 0;
+  bool have_size = false, have_soft = false;
+  for (absl::string_view line : absl::StrSplit(status, '\n')) {
+    if (absl::ConsumePrefix(&line, "FDSize:")) {
+      have_size = absl::SimpleAtoi(absl::StripAsciiWhitespace(line), &table_size);
+      break;
+    }
+  }
+  for (absl::string_view line : absl::StrSplit(limits, '\n')) {
+    if (!absl::ConsumePrefix(&line, "Max open files")) continue;
+    std::vector<absl::string_view> fields =
+        absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+    if (!fields.empty() && fields[0] == "unlimited") {
+      have_soft = true;
+      soft = std::numeric_limits<uint64_t>::max();
+    } else if (!fields.empty()) {
+      have_soft = absl::SimpleAtoi(fields[0], &soft);
+    }
+    break;
+  }
+  if (!have_size || !have_soft) {
+    return absl::InternalError(absl::StrCat("no FDSize or \"Max open files\" for ", tid));
+  }
+  if (table_size < soft) return true;
+  const std::string dir_path = absl::StrCat("/proc/", tid, "/fd");
+  DIR* dir = opendir(dir_path.c_str());
+  if (dir == nullptr) return Errno(errno, dir_path);
+  uint64_t below = 0;
+  while (dirent* e = readdir(dir)) {
+    uint64_t fd;
+    if (absl::SimpleAtoi(e->d_name, &fd) && fd < soft) ++below;
+  }
+  closedir(dir);
+  return below < soft;
+}
+
+}  // namespace
+
 absl::Status IdentityReader::FillCredentials(const ProcStatus& status, Credentials& c) const {
   c.ruid = ToKernel(status.uid[0]);
   c.euid = ToKernel(status.uid[1]);
@@ -452,7 +498,7 @@ absl::Status IdentityReader::FillCredentials(const ProcStatus& status, Credentia
 
 absl::StatusOr<CallerIdentity> IdentityReader::Read(int32_t tid, Parts parts) {
   RETURN_IF_ERROR(init_status_);
-  if (!parts.process) return ReadCredentials(tid, parts.rlimit);
+  if (!parts.process) return ReadCredentials(tid, parts);
   ASSIGN_OR_RETURN(UniqueFd dir, OpenProcDir(tid));
   ASSIGN_OR_RETURN(ProcStatus status, ReadStatusAt(dir.get()));
 
@@ -487,7 +533,7 @@ absl::StatusOr<CallerIdentity> IdentityReader::Read(int32_t tid, Parts parts) {
   return id;
 }
 
-absl::StatusOr<CallerIdentity> IdentityReader::ReadCredentials(int32_t tid, bool rlimit) {
+absl::StatusOr<CallerIdentity> IdentityReader::ReadCredentials(int32_t tid, Parts parts) {
   // Through cached files and paths rather than one directory: the caller checks afterwards
   // that its trapped call is still valid, so the thread lived, and kept its tid, throughout.
   std::string text;
@@ -509,11 +555,17 @@ absl::StatusOr<CallerIdentity> IdentityReader::ReadCredentials(int32_t tid, bool
     ASSIGN_OR_RETURN(UniqueFd dir, OpenProcDir(tid));
     ASSIGN_OR_RETURN(c.user_ns, UserNamespaceOfDir(dir.get(), c.egid));
   }
-  if (rlimit) {
-    if (int err = files_.Read(tid, "limits", &text); err != 0) {
+  if (parts.rlimit || parts.free_descriptor) {
+    std::string limits;
+    if (int err = files_.Read(tid, "limits", &limits); err != 0) {
       return Errno(-err, absl::StrCat("read /proc/", tid, "/limits"));
     }
-    ASSIGN_OR_RETURN(c.rlimit_msgqueue, ParseMsgqueueRlimit(text));
+    if (parts.rlimit) {
+      ASSIGN_OR_RETURN(c.rlimit_msgqueue, ParseMsgqueueRlimit(limits));
+    }
+    if (parts.free_descriptor) {
+      ASSIGN_OR_RETURN(id.has_free_descriptor, FreeDescriptorFrom(tid, text, limits));
+    }
   }
   return id;
 }

@@ -60,6 +60,9 @@ struct CallerIdentity {
   // The kernel's task->prio of the thread: /proc/<tid>/stat field 18 ("priority") + 100
   // (120 for nice 0, 100..139 for nice -20..19, below 100 for real-time threads).
   int sched_prio = 120;
+  // Whether a descriptor below RLIMIT_NOFILE is free (alloc_fd()'s EMFILE test); only
+  // read with Parts::free_descriptor.
+  bool has_free_descriptor = true;
 };
 
 class IdentityReader {
@@ -94,6 +97,9 @@ class IdentityReader {
   struct Parts {
     bool rlimit = true;   // cred.rlimit_msgqueue (/proc/<tid>/limits)
     bool process = true;  // process, pid_ns, sched_prio (/proc/<tid>/stat, ns/pid)
+    // has_free_descriptor (status and limits; /proc/<tid>/fd only for a table as large as
+    // RLIMIT_NOFILE). Only without `process`.
+    bool free_descriptor = false;
   };
   absl::StatusOr<CallerIdentity> Read(int32_t tid, Parts parts) ABSL_LOCKS_EXCLUDED(mu_);
   absl::StatusOr<CallerIdentity> Read(int32_t tid) ABSL_LOCKS_EXCLUDED(mu_) {
@@ -107,6 +113,7 @@ class IdentityReader {
       ABSL_LOCKS_EXCLUDED(mu_);
 
   absl::StatusOr<int32_t> TgidOf(int32_t tid);
+
 
   // The user namespace that owns the namespace behind `ns_fd` (e.g. an IPC namespace:
   // the EOVERFLOW check of spec §3.1 6.3 uses it). `group_hint`: see identity.cc.
@@ -135,7 +142,7 @@ class IdentityReader {
 
  private:
   struct CachedUserNs;
-  absl::StatusOr<CallerIdentity> ReadCredentials(int32_t tid, bool rlimit)
+  absl::StatusOr<CallerIdentity> ReadCredentials(int32_t tid, Parts parts)
       ABSL_LOCKS_EXCLUDED(mu_);
   // Everything but the user namespace and the rlimit, from a parsed status file.
   absl::Status FillCredentials(const ProcStatus& status, kernel::Credentials& c) const;

@@ -180,6 +180,38 @@ uint64_t ModelRlimit(rlim_t v) {
   return v == RLIM_INFINITY ? kernel::Credentials::kRlimInfinity : v;
 }
 
+// alloc_fd()'s EMFILE test (spec §3.1 step 3): a number below RLIMIT_NOFILE must be free.
+TEST(IdentityReaderParts, FreeDescriptorFollowsTheLimitAndTheTable) {
+  Child child([](const Channel& ch) {
+    // Descriptors 0..2 and the two pipe ends are open.
+    for (rlim_t cur : {rlim_t{4096}, rlim_t{0}, rlim_t{64}}) {
+      CHILD_CHECK(ch.Wait() == 1);
+      struct rlimit rl;
+      CHILD_CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0);
+      rl.rlim_cur = cur;
+      CHILD_CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0);
+      if (cur == 64) {
+        // Fill every number below 64.
+        for (int fd = 0; fd < 64; ++fd) {
+          if (fcntl(fd, F_GETFD) < 0) CHILD_CHECK(dup2(0, fd) == fd);
+        }
+      }
+      ch.Signal();
+    }
+    return ch.Wait() == 0 ? 0 : 1;
+  });
+  IdentityReader reader;
+  const IdentityReader::Parts parts{.rlimit = false, .process = false, .free_descriptor = true};
+  for (bool expected : {true, false, false}) {
+    child.channel().Signal();
+    ASSERT_EQ(child.channel().Wait(), 1);
+    absl::StatusOr<CallerIdentity> id = reader.Read(child.pid(), parts);
+    ASSERT_TRUE(id.ok()) << id.status();
+    EXPECT_EQ(id->has_free_descriptor, expected);
+  }
+  EXPECT_EQ(child.Finish(), 0);
+}
+
 // The credentials-only read (mq_open, mq_unlink) goes through cached /proc files: it
 // must agree with the full read, and follow a change of the caller's credentials.
 TEST(IdentityReaderParts, CredentialsOnlyReadAgreesAndFollowsChanges) {
