@@ -407,9 +407,12 @@ std::vector<int32_t> ReadNsPid(int32_t pid) {
 // The pid of host process `host_tgid` in the PID namespace of the sandbox's init, where
 // init's rt_sigqueueinfo() looks it up (QueueSignal); 0 if unknown. Not
 // IdentityReader::PidAsSeenBy(host_tgid, init): that proves the nesting through
-// /proc/<init>/ns/pid, which init's PR_SET_DUMPABLE 0 closes (EACCES) to a supervisor
-// without CAP_SYS_PTRACE over init's memory, i.e. to an unprivileged one, which then sent
-// no notification signal at all. No proof is needed here: every process under the filter
+// /proc/<init>/ns/pid, and init is not dumpable (launcher.cc), so that link needs
+// CAP_SYS_PTRACE in the user namespace of init's memory, which is the host's (a copy of
+// the supervisor's, mapped before it entered its own user namespace): EACCES for an
+// unprivileged supervisor, which then sent no notification signal at all. (The program's
+// memory is mapped by its exec inside the sandbox: its links stay readable even when it
+// is not dumpable.) No proof is needed here: every process under the filter
 // descends from init, and PID namespaces are only entered downwards (clone and unshare
 // make a child namespace; setns accepts only the caller's own or a descendant), so the
 // process is in init's namespace or below it, and its NSpid entry at init's depth is its

@@ -54,10 +54,14 @@ def mq_proto_library(name, src, deps = [], **kwargs):
         **kwargs
     )
 
-def mq_syscall_test(name, srcs, deps = [], copts = [], **kwargs):
-    """A syscall conformance test, run twice: natively (`name`) and under mqsentry
-    (`name_sandboxed`). Linux is the oracle: the native run proves the test, the sandboxed
-    run must pass identically. Both run outside Bazel's sandbox (namespaces, seccomp, FUSE).
+def mq_syscall_test(name, srcs, deps = [], copts = [], unprivileged = True, **kwargs):
+    """A syscall conformance test, run four times: natively (`name`) and under mqsentry
+    (`name_sandboxed`) as root, and the same as an unprivileged user (`name_unprivileged`,
+    `name_sandboxed_unprivileged`, both through //test:run_unprivileged.sh, as uid 65534).
+    Linux is the oracle: each native run proves the test, the sandboxed run of the same user
+    must pass identically. All run outside Bazel's sandbox (namespaces, seccomp, FUSE).
+    unprivileged = False: no unprivileged twins, for a binary none of whose tests an
+    unprivileged user can pass (a run of no test case counts as a failure).
     """
     tags = kwargs.pop("tags", [])
     native.cc_test(
@@ -75,6 +79,36 @@ def mq_syscall_test(name, srcs, deps = [], copts = [], **kwargs):
         data = [
             "//sentry:mqsentry",
             "//test:sandbox_known_gaps",
+            ":" + name,
+        ],
+        tags = tags + ["local"],
+        size = kwargs.get("size", "medium"),
+    )
+    if not unprivileged:
+        return
+    native.sh_test(
+        name = name + "_unprivileged",
+        srcs = ["//test:run_unprivileged.sh"],
+        args = ["native", "$(location :%s)" % name],
+        data = [
+            "//test:unprivileged_lists",
+            ":" + name,
+        ],
+        tags = tags + ["local"],
+        size = kwargs.get("size", "medium"),
+    )
+    native.sh_test(
+        name = name + "_sandboxed_unprivileged",
+        srcs = ["//test:run_unprivileged.sh"],
+        args = [
+            "sandboxed",
+            "$(location //sentry:mqsentry)",
+            "$(location :%s)" % name,
+        ],
+        data = [
+            "//sentry:mqsentry",
+            "//test:sandbox_known_gaps",
+            "//test:unprivileged_lists",
             ":" + name,
         ],
         tags = tags + ["local"],

@@ -179,11 +179,49 @@ int WaitChild(pid_t pid) {
 
 int RunInChild(const std::function<int()>& fn) { return WaitChild(ForkChild(fn)); }
 
+namespace {
+
+int WriteProcFile(const char* path, const std::string& text) {
+  const int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  const ssize_t n = write(fd, text.data(), text.size());
+  const int saved = errno;
+  close(fd);
+  errno = saved;
+  return n == static_cast<ssize_t>(text.size()) ? 0 : -1;
+}
+
+// `unshare -r -i`: a new user namespace mapping uid and gid 0 to the caller's own
+// (setgroups "deny"), which owns a new IPC namespace. Reports what failed.
+bool EnterOwnUserAndIpcNamespace() {
+  const std::string uid_map = "0 " + std::to_string(geteuid()) + " 1";
+  const std::string gid_map = "0 " + std::to_string(getegid()) + " 1";
+  if (unshare(CLONE_NEWUSER | CLONE_NEWIPC) != 0) {
+    ChildFailure(__FILE__, __LINE__,
+                 "unshare(CLONE_NEWIPC): EPERM, then unshare(CLONE_NEWUSER|CLONE_NEWIPC): " +
+                     ErrnoName(errno));
+    return false;
+  }
+  if (WriteProcFile("/proc/self/setgroups", "deny") != 0 ||
+      WriteProcFile("/proc/self/uid_map", uid_map) != 0 ||
+      WriteProcFile("/proc/self/gid_map", gid_map) != 0) {
+    ChildFailure(__FILE__, __LINE__, "writing the id maps of a new user namespace: " +
+                                         ErrnoName(errno));
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 int RunInFreshIpcNamespace(const std::function<int()>& fn) {
   return RunInChild([&fn]() -> int {
     if (unshare(CLONE_NEWIPC) != 0) {
-      ChildFailure(__FILE__, __LINE__, "unshare(CLONE_NEWIPC): " + ErrnoName(errno));
-      return 1;
+      if (errno != EPERM) {
+        ChildFailure(__FILE__, __LINE__, "unshare(CLONE_NEWIPC): " + ErrnoName(errno));
+        return 1;
+      }
+      if (!EnterOwnUserAndIpcNamespace()) return 1;
     }
     return fn();
   });
@@ -350,13 +388,7 @@ std::string ReadSysctl(const std::string& name) {
 }
 
 int WriteSysctl(const std::string& name, const std::string& value) {
-  const int fd = open(("/proc/sys/fs/mqueue/" + name).c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  const ssize_t n = write(fd, value.data(), value.size());
-  const int saved = errno;
-  close(fd);
-  errno = saved;
-  return n == static_cast<ssize_t>(value.size()) ? 0 : -1;
+  return WriteProcFile(("/proc/sys/fs/mqueue/" + name).c_str(), value);
 }
 
 int SendFd(int sock, int fd) {

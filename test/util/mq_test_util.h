@@ -195,7 +195,11 @@ pid_t ForkChild(const std::function<int()>& fn);
 int WaitChild(pid_t pid);
 
 // RunInChild, with the child first moving into a new IPC namespace of its own (fresh
-// sysctls, no queues). Used by every test that writes /proc/sys/fs/mqueue/*.
+// sysctls, no queues). Used by every test that writes /proc/sys/fs/mqueue/*. Without
+// CAP_SYS_ADMIN (an unprivileged run), the child first creates a user namespace mapping
+// uid and gid 0 to its own (`unshare -r -i`), which owns the new IPC namespace: the child
+// is then uid 0 there and may write the sysctls, but has no capability outside it (and
+// no other uid is mapped). Only the unprivileged runs see this.
 int RunInFreshIpcNamespace(const std::function<int()>& fn);
 
 void ChildFailure(const char* file, int line, const std::string& what);
