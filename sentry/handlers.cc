@@ -559,27 +559,35 @@ void Sentry::HandleGetSetAttr(const TrappedCall& call, const SyscallEntry& e) {
     if (SyscallResult v = ipc::ValidateNewAttr(a); !v.ok()) return fail(v.error());
     new_attr = a;
   }
-  // Step 3. The descriptor stays open here: O_NONBLOCK lives in its open description.
-  if (mqdes < 0) return fail(EBADF);
-  const int host_fd = platform_->GetFd(call.tid, mqdes);
-  if (host_fd < 0) return fail(EBADF);
-  auto found = mqfs_->Identify(host_fd);
-  const int flags = found ? fcntl(host_fd, F_GETFL) : -1;
-  if (!found || flags < 0 || (flags & abi::kOPath)) {
-    close(host_fd);
-    return fail(EBADF);
-  }
-  // Step 4: snapshot, then apply O_NONBLOCK only.
-  abi::MqAttr old = found->first->queue().Attributes(flags);
+  // Step 3: the descriptor, read from fdinfo (no access mode is needed).
+  int err = 0;
+  std::optional<Descriptor> d = ResolveFd(call, mqdes, &err);
+  if (!d) return fail(err);
+  // Step 4: snapshot, then apply O_NONBLOCK only. It lives in the open description, which
+  // only a descriptor of it can change: a copy (whose close costs a flush round trip, so
+  // only when the flag really changes).
+  const abi::MqAttr old = d->inode->queue().Attributes(d->flags);
   if (new_attr) {
-    const int wanted = (flags & ~abi::kONonblock) | (new_attr->mq_flags & abi::kONonblock);
-    if (wanted != flags && fcntl(host_fd, F_SETFL, wanted) != 0) {
-      const int saved = errno;
+    const int wanted = (d->flags & ~abi::kONonblock) | (new_attr->mq_flags & abi::kONonblock);
+    if (wanted != d->flags) {
+      const int host_fd = platform_->GetFd(call.tid, mqdes);
+      if (host_fd < 0) return fail(EBADF);  // closed meanwhile by another thread
+      // Replaced meanwhile by another thread: never change another file's flags.
+      auto same = mqfs_->Identify(host_fd);
+      if (!same || same->first != d->inode) {
+        close(host_fd);
+        return fail(EBADF);
+      }
+      const int now = fcntl(host_fd, F_GETFL);
+      if (now < 0 || fcntl(host_fd, F_SETFL, (now & ~abi::kONonblock) |
+                                                  (new_attr->mq_flags & abi::kONonblock)) != 0) {
+        const int saved = errno;
+        close(host_fd);
+        return Fail(absl::InternalError(absl::StrCat("F_SETFL: ", std::strerror(saved))));
+      }
       close(host_fd);
-      return Fail(absl::InternalError(absl::StrCat("F_SETFL: ", std::strerror(saved))));
     }
   }
-  close(host_fd);
   // Step 5: a fault here is EFAULT, with the change already applied.
   if (old_ptr != 0) {
     bool ok;
