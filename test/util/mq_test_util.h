@@ -317,9 +317,14 @@ void DrainPendingSignal(int sig);
 // ---- /proc probes. ----
 
 // Waits (up to timeout_ms) until task tid (a thread of any visible process) is sleeping
-// (state 'S') inside system call number nr, as shown by /proc/<tid>/stat and
-// /proc/<tid>/syscall. Returns false on timeout.
+// inside system call number nr, as shown by /proc/<tid>/stat and /proc/<tid>/syscall.
+// Under mqsentry (PID 1 is "mqsentry-init") a trapped call sleeps in the kernel both before
+// and after the supervisor has taken it, and only once taken have its arguments (the
+// descriptor above all) been looked at, as Linux does at entry: there the wait goes on
+// for kSupervisorGraceMs and the call must still be blocked then. Returns false on
+// timeout.
 bool WaitUntilBlockedInSyscall(pid_t tid, long nr, int timeout_ms = 10000);
+inline constexpr int kSupervisorGraceMs = 30;
 // The one-letter scheduler state of a task, or '?' if unreadable.
 char TaskState(pid_t tid);
 // Asleep in a system call: 'S' natively, 'D' for a call mqsentry holds (killable wait).
