@@ -31,10 +31,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "kernel/abi.h"
 #include "sentry/fd_passing.h"
 #include "sentry/mountinfo.h"
 #include "sentry/seccomp_filter.h"
@@ -45,6 +47,7 @@ namespace {
 
 constexpr size_t kMaxControlMessage = 4096;
 constexpr unsigned long kMqueueMagic = 0x19800202;  // MQUEUE_MAGIC
+constexpr uint32_t kOverflowUid = 65534;            // /proc/sys/kernel/overflowuid's default
 // Signals init passes on to the program.
 constexpr int kForwardedSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
 
@@ -83,6 +86,9 @@ struct InitArgs {
   sigset_t original_mask;
   int control_fd;
   int parent_pidfd;
+  // The supervisor's euid and egid (in its own user namespace, S when unprivileged).
+  uid_t caller_uid;
+  gid_t caller_gid;
 };
 
 // Reports a setup failure to the supervisor; returns init's exit status.
@@ -191,9 +197,13 @@ absl::Status WriteSysctls(const LaunchOptions& options) {
     std::string hint;
     if (absl::IsPermissionDenied(s) && geteuid() != 0) {
       // ipc/mq_sysctl.c: only the IPC namespace owner's root (uid 0 of its user namespace,
-      // or the host's root when that is unmapped) may write.
-      hint = " (only uid 0 of the sandbox's user namespace may write mqueue sysctls; an "
-             "unprivileged supervisor maps no uid 0)";
+      // or the host's root when that is unmapped) may write. An unprivileged supervisor's
+      // init is uid 0 of the namespace that owns it (EnterSandboxUserAndIpcNamespaces);
+      // this is for a supervisor that has CAP_SYS_ADMIN without being uid 0.
+      hint = absl::StrCat(
+          " (only uid 0 of the user namespace that owns the sandbox's IPC "
+          "namespace may write mqueue sysctls, and mqsentry runs as uid ",
+          geteuid(), ")");
     }
     return absl::Status(s.code(), absl::StrCat("cannot set sysctl fs.mqueue.", name, "=", value,
                                                ": ", s.message(), hint));
@@ -201,14 +211,75 @@ absl::Status WriteSysctls(const LaunchOptions& options) {
   return absl::OkStatus();
 }
 
-[[noreturn]] void RunProgram(const InitArgs& a) {
+// Unprivileged init, after its mounts (it is about to lose its capabilities over the
+// mount namespace, which S owns): a user namespace U that maps uid and gid 0 to the
+// caller's, and a new IPC namespace owned by U. The kernel lets uid 0 of the IPC
+// namespace's owner write its mqueue sysctls (ipc/mq_sysctl.c mq_permissions()
+// compares the writer's euid with make_kuid(owner, 0)), and that is kernel uid UID,
+// init's: WriteSysctls() works. Only the calling process's own ids are mapped, which an
+// unprivileged process may do once it has denied setgroups (user_namespaces(7)).
+absl::Status EnterSandboxUserAndIpcNamespaces(const InitArgs& a) {
+  // /proc/self/{setgroups,uid_map,gid_map} of a process that is not dumpable belong to
+  // root (the host's: init's memory is a copy of the supervisor's, mapped before it
+  // entered S), and nobody else may open them for writing. No process of the sandbox
+  // exists yet (the program is forked after "G"), so init may be dumpable meanwhile.
+  prctl(PR_SET_DUMPABLE, 1);
+  absl::Status status = [&]() -> absl::Status {
+    if (unshare(CLONE_NEWUSER) != 0) return Errno("unshare(CLONE_NEWUSER) in init");
+    if (absl::Status s = WriteFile("/proc/self/setgroups", "deny"); !s.ok()) return s;
+    if (absl::Status s = WriteFile("/proc/self/uid_map", absl::StrCat("0 ", a.caller_uid, " 1\n"));
+        !s.ok()) {
+      return s;
+    }
+    if (absl::Status s = WriteFile("/proc/self/gid_map", absl::StrCat("0 ", a.caller_gid, " 1\n"));
+        !s.ok()) {
+      return s;
+    }
+    if (unshare(CLONE_NEWIPC) != 0) return Errno("unshare(CLONE_NEWIPC) in init");
+    return absl::OkStatus();
+  }();
+  prctl(PR_SET_DUMPABLE, 0);
+  return status;
+}
+
+// Unprivileged, in the program's process before its exec: a user namespace P that maps
+// the program's uid and gid (the caller's, or --uid/--gid) to init's 0 in U, i.e. to the
+// caller's kernel ids. The process is then that uid and gid, with every capability of P
+// until the exec, which (the uid not being 0 in P) leaves it none. Returns 0 or an errno,
+// with `what` naming the step.
+int EnterProgramUserNamespace(const InitArgs& a, const char** what) {
   const LaunchOptions& o = *a.options;
-  sigprocmask(SIG_SETMASK, &a.original_mask, nullptr);
+  // As for init (EnterSandboxUserAndIpcNamespaces): the process inherited init's
+  // non-dumpable state, and its maps must be writable. It execs right after.
+  prctl(PR_SET_DUMPABLE, 1);
+  *what = "unshare(CLONE_NEWUSER)";
+  if (unshare(CLONE_NEWUSER) != 0) return errno;
+  char uid_map[32], gid_map[32];
+  std::snprintf(uid_map, sizeof(uid_map), "%u 0 1\n", o.uid.value_or(a.caller_uid));
+  std::snprintf(gid_map, sizeof(gid_map), "%u 0 1\n", o.gid.value_or(a.caller_gid));
+  const std::pair<const char*, const char*> writes[] = {{"/proc/self/setgroups", "deny"},
+                                                        {"/proc/self/uid_map", uid_map},
+                                                        {"/proc/self/gid_map", gid_map}};
+  for (const auto& [path, text] : writes) {
+    *what = path;
+    const int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return errno;
+    const size_t len = std::strlen(text);
+    const ssize_t n = write(fd, text, len);
+    const int err = n < 0 ? errno : static_cast<size_t>(n) != len ? EIO : 0;
+    close(fd);
+    if (err != 0) return err;
+  }
+  return 0;
+}
+
+// --uid/--gid in the supervisor's own user namespace (not unprivileged).
+void SetIdsOrExit(const LaunchOptions& o) {
   // Raw system calls: this process is single-threaded, and glibc's wrappers would use its
   // all-threads setxid machinery if the supervisor ever had threads (state cloned from it).
   if (o.gid.has_value()) {
-    // With setgroups "deny" (an unprivileged supervisor's user namespace) the groups
-    // cannot change, and are not the caller's to lose anyway.
+    // With setgroups "deny" (if the supervisor runs in a user namespace that denies it)
+    // the groups cannot change, and are not the caller's to lose anyway.
     if (syscall(SYS_setgroups, 0, nullptr) != 0 && errno != EPERM) {
       std::fprintf(stderr, "mqsentry: setgroups: %s\n", std::strerror(errno));
       _exit(127);
@@ -221,6 +292,22 @@ absl::Status WriteSysctls(const LaunchOptions& options) {
   if (o.uid.has_value() && syscall(SYS_setresuid, *o.uid, *o.uid, *o.uid) != 0) {
     std::fprintf(stderr, "mqsentry: cannot set uid %u: %s\n", *o.uid, std::strerror(errno));
     _exit(127);
+  }
+}
+
+[[noreturn]] void RunProgram(const InitArgs& a) {
+  const LaunchOptions& o = *a.options;
+  sigprocmask(SIG_SETMASK, &a.original_mask, nullptr);
+  if (o.unprivileged) {
+    const char* what = "";
+    if (const int err = EnterProgramUserNamespace(a, &what); err != 0) {
+      std::fprintf(
+          stderr, "mqsentry: cannot give the program its user namespace (uid %u, gid %u): %s: %s\n",
+          o.uid.value_or(a.caller_uid), o.gid.value_or(a.caller_gid), what, std::strerror(err));
+      _exit(127);
+    }
+  } else {
+    SetIdsOrExit(o);
   }
   execvp(a.argv[0], a.argv.data());
   std::fprintf(stderr, "mqsentry: cannot run %s: %s\n", a.argv[0], std::strerror(errno));
@@ -236,14 +323,31 @@ absl::Status WriteSysctls(const LaunchOptions& options) {
 // It also queues notification signals for the supervisor (QueueSignal): the kernel keeps a
 // chosen si_pid only when the sender is visible in the target's PID namespace, which
 // init (PID 1 of the sandbox) is and the supervisor is not.
-void ServeSignalRequest(int control_fd) {
+//
+// Unprivileged, init is uid 0 of its own user namespace U, where the kernel reads the
+// si_uid it queues (QueueSignal): the supervisor's kernel uid UID becomes 0 there, and
+// any other uid, unmapped in U, the overflow uid (what the kernel would deliver for it).
+void ServeSignalRequest(int control_fd, const InitArgs& a) {
   SignalRequest req;
   const ssize_t n = recv(control_fd, &req, sizeof(req), MSG_DONTWAIT);
   if (n != static_cast<ssize_t>(sizeof(req))) return;
+  if (a.options->unprivileged) {
+    int32_t code;
+    std::memcpy(&code, req.info + offsetof(siginfo_t, si_code), sizeof(code));
+    // siginfo_layout(): these codes have si_pid and si_uid (SIL_KILL, SIL_RT).
+    if (code == SI_USER || (code < 0 && code != SI_TIMER && code != SI_SIGIO)) {
+      uint32_t uid;
+      std::memcpy(&uid, req.info + kernel::abi::kSiginfoUidOffset, sizeof(uid));
+      // The supervisor's namespace S maps UID to itself: a kernel uid is its S view.
+      uid = uid == a.caller_uid ? 0 : kOverflowUid;
+      std::memcpy(req.info + kernel::abi::kSiginfoUidOffset, &uid, sizeof(uid));
+    }
+  }
   syscall(SYS_rt_sigqueueinfo, req.pid, req.sig, req.info);
 }
 
-int Supervise(pid_t program, const sigset_t& waited, int control_fd) {
+int Supervise(pid_t program, const sigset_t& waited, const InitArgs& a) {
+  int control_fd = a.control_fd;
   const int sfd = signalfd(-1, &waited, SFD_CLOEXEC);
   if (sfd < 0) return 128;
   while (true) {
@@ -252,7 +356,7 @@ int Supervise(pid_t program, const sigset_t& waited, int control_fd) {
       if (errno == EINTR) continue;
       return 128;
     }
-    if (control_fd >= 0 && (fds[1].revents & POLLIN)) ServeSignalRequest(control_fd);
+    if (control_fd >= 0 && (fds[1].revents & POLLIN)) ServeSignalRequest(control_fd, a);
     if (control_fd >= 0 && (fds[1].revents & (POLLHUP | POLLERR)) && !(fds[1].revents & POLLIN)) {
       close(control_fd);  // the supervisor is gone; its death signal follows
       control_fd = -1;
@@ -293,6 +397,11 @@ int InitMain(InitArgs& a) {
   ResetSignalHandlers();
   CloseInheritedCloexecFds(a.control_fd);
   if (absl::Status s = SetUpMounts(); !s.ok()) return Fail(a.control_fd, s);
+  if (a.options->unprivileged) {
+    if (absl::Status s = EnterSandboxUserAndIpcNamespaces(a); !s.ok()) {
+      return Fail(a.control_fd, s);
+    }
+  }
   if (absl::Status s = WriteSysctls(*a.options); !s.ok()) return Fail(a.control_fd, s);
 
   absl::StatusOr<int> listener = InstallNotifyFilter(a.options->rules);
@@ -324,7 +433,7 @@ int InitMain(InitArgs& a) {
   // the control socket for signal requests.
   if (a.control_fd > 3) syscall(SYS_close_range, 3U, static_cast<unsigned>(a.control_fd - 1), 0U);
   syscall(SYS_close_range, static_cast<unsigned>(a.control_fd + 1), ~0U, 0U);
-  return Supervise(program, waited, a.control_fd);
+  return Supervise(program, waited, a);
 }
 
 absl::Status ValidateOptions(const LaunchOptions& options) {
@@ -394,17 +503,25 @@ absl::StatusOr<Sandbox> Launch(const LaunchOptions& options) {
   if (!parent_pidfd.valid()) return Errno("pidfd_open(self)");
   args.control_fd = theirs.get();
   args.parent_pidfd = parent_pidfd.get();
+  args.caller_uid = geteuid();
+  args.caller_gid = getegid();
 
   // fork()-like clone (no new stack): the child continues here with a copy of our memory.
-  const long pid = syscall(SYS_clone, CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNS | SIGCHLD, nullptr,
-                           nullptr, nullptr, nullptr);
+  // Unprivileged, init unshares the IPC namespace later, from its own user namespace
+  // (EnterSandboxUserAndIpcNamespaces), so that this one owns it.
+  const unsigned long ipc = options.unprivileged ? 0 : CLONE_NEWIPC;
+  const char* const clone_call = options.unprivileged
+                                     ? "clone(CLONE_NEWPID|CLONE_NEWNS)"
+                                     : "clone(CLONE_NEWIPC|CLONE_NEWPID|CLONE_NEWNS)";
+  const long pid = syscall(SYS_clone, ipc | CLONE_NEWPID | CLONE_NEWNS | SIGCHLD, nullptr, nullptr,
+                           nullptr, nullptr);
   if (pid < 0) {
     if (errno == EPERM) {
-      return Errno(
-          "clone(CLONE_NEWIPC|CLONE_NEWPID|CLONE_NEWNS) needs CAP_SYS_ADMIN (call "
-          "EnterSupervisorUserNamespaceIfUnprivileged first)");
+      return Errno(absl::StrCat(clone_call,
+                                " needs CAP_SYS_ADMIN (call "
+                                "EnterSupervisorUserNamespaceIfUnprivileged first)"));
     }
-    return Errno("clone(CLONE_NEWIPC|CLONE_NEWPID|CLONE_NEWNS)");
+    return Errno(clone_call);
   }
   if (pid == 0) {
     close(ours.release());

@@ -9,6 +9,29 @@
 //   (start serving the listener)
 //   Start()  ----- "go" -------------------> fork -----------------> setgid/setuid, execvp
 //   Wait()   <---- exit status ------------- reaps, forwards signals   ...exits
+//
+// Unprivileged (LaunchOptions::unprivileged), the user namespaces nest like this, each
+// mapping one uid and one gid (setgroups "deny" throughout):
+//
+//   host --- S: the supervisor's, "UID UID 1" (EnterSupervisorUserNamespaceIfUnprivileged)
+//            |  owns init's PID and mount namespaces (init is cloned in S with every
+//            |  capability of S, and does its mounts there)
+//            +-- U: init's, "0 UID 1": owns the sandbox's IPC namespace, which init
+//                |  unshares only once in U. The kernel lets the IPC namespace owner's uid
+//                |  0 write the mqueue sysctls (ipc/mq_sysctl.c), and that is kernel uid
+//                |  UID, init's own: --sysctl works without privilege.
+//                +-- P: the program's, "ID 0 1" with ID the caller's uid (or --uid), so
+//                       the program sees its uid and gid as the caller's (or --uid/--gid)
+//                       and, not being uid 0 there, has no capability after its exec.
+//                       The program's process creates P itself, between fork and exec
+//                       (instead of setgid/setuid), and owns nothing of the sandbox.
+//
+// The program thus starts 3 user namespaces deep (the kernel allows 32). Every process of
+// the sandbox keeps kernel uid UID. Consequence: like init, the program passes the
+// kernel's ownership test for the mqueue sysctls of the sandbox's first IPC namespace
+// (the files show its uid as owner) and may rewrite them, where a program started by
+// `unshare --user --map-current-user --ipc` may not (a fresh IPC namespace of its own would
+// give it any values anyway, and RLIMIT_MSGQUEUE still bounds what its queues use).
 #ifndef MQSENTRY_SENTRY_LAUNCHER_H_
 #define MQSENTRY_SENTRY_LAUNCHER_H_
 
@@ -36,6 +59,10 @@ struct LaunchOptions {
   // before exec; a failed write aborts the launch.
   std::vector<std::pair<std::string, std::string>> sysctls;
   std::vector<FilterRule> rules;  // at least one
+  // The caller is an unprivileged supervisor (EnterSupervisorUserNamespaceIfUnprivileged()
+  // returned true): init and the program get user namespaces of their own (see the top of
+  // this file), which lets --sysctl and --uid/--gid work without privilege.
+  bool unprivileged = false;
 };
 
 struct Sandbox {
@@ -70,7 +97,13 @@ absl::StatusOr<int> Wait(const Sandbox& sandbox);
 // A request to init to rt_sigqueueinfo() a signal: init is PID 1 of the sandbox's PID
 // namespace, so the si_pid it passes survives (the kernel zeroes si_pid for a sender that
 // is invisible in the target's namespace, as the supervisor is). `pid` is the target as
-// the sandbox sees it; `siginfo` is 128 bytes. Thread-safe (one datagram per request).
+// the sandbox sees it; `siginfo` is 128 bytes. Its si_uid (for si_code values whose
+// layout has one, SI_MESGQ among them) is a kernel uid as the supervisor's user namespace
+// shows it: the kernel reads a queued si_uid in the sender's user namespace
+// (send_signal_locked: make_kuid(current_user_ns(), si_uid), then into the target's), so
+// init first re-expresses it in its own (unprivileged: U, where kernel uid UID is 0 and
+// any other uid is unmapped, sent as the overflow uid). Thread-safe (one datagram per
+// request).
 struct SignalRequest {
   int32_t pid;
   int32_t sig;

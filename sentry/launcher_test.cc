@@ -1,6 +1,8 @@
 // The launcher end to end, as root and as an unprivileged user (uid 65534). The binary
 // doubles as the sandboxed probe program: `launcher_test --probe NAME` makes a raw
-// mq_open(NAME) and exits with its errno (200 if it succeeded).
+// mq_open(NAME) and exits with its errno (200 if it succeeded); `launcher_test
+// --probe-siginfo READY_FILE` creates READY_FILE, waits for a SIGUSR1 (blocked, as
+// inherited) and exits 0 if it came with SI_MESGQ and si_uid = getuid() (else 1).
 #include "sentry/launcher.h"
 
 #include <errno.h>
@@ -27,6 +29,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "kernel/abi.h"
 #include "kernel/syscall_result.h"
 #include "sentry/mountinfo.h"
 #include "sentry/platform.h"
@@ -390,7 +393,12 @@ enum UnprivilegedStep {
   kWrongAnswer,
   kWrongCall,
   kIdentityOrMountsWrong,
-  kSysctlNotRefused,
+  kSysctlNotWritten,
+  kSysctlLeaked,
+  kBadSysctlNotReported,
+  kUidGidNotApplied,
+  kSignalSetupFailed,
+  kWrongSiUid,
 };
 
 int UnprivilegedScenario(const std::string& probe, const HostMqueue& host) {
@@ -406,11 +414,16 @@ int UnprivilegedScenario(const std::string& probe, const HostMqueue& host) {
     std::fprintf(stderr, "unprivileged: %s\n", entered.status().ToString().c_str());
     return kNoUserNamespace;
   }
+  auto unprivileged = [](LaunchOptions o) {
+    o.unprivileged = true;
+    return o;
+  };
 
   // 1. A trapped call, answered by this (unprivileged) supervisor.
   LaunchOptions o;
   o.argv = {probe, "--probe", kProbeName};
   o.rules = AllMqRules();
+  o.unprivileged = true;
   absl::StatusOr<Sandbox> sandbox = Launch(o);
   if (!sandbox.ok()) {
     std::fprintf(stderr, "unprivileged: %s\n", sandbox.status().ToString().c_str());
@@ -430,26 +443,96 @@ int UnprivilegedScenario(const std::string& probe, const HostMqueue& host) {
     return kWrongCall;
   }
 
-  // 2. The caller's identity, a fresh /proc, and the host's mqueue mount covered (it is
-  // locked in this user namespace, so it cannot be detached).
-  absl::StatusOr<int> shell = RunSandbox(Sh(
-      "test \"$(id -u)\" = 65534 && test \"$(cat /proc/1/comm)\" = mqsentry-init && "
-      "test \"$(stat -f -c %T " + host.dir() + ")\" = tmpfs && test ! -e " + host.queue_path()));
+  // 2. The caller's identity without any capability, a fresh /proc, and the host's mqueue
+  // mount covered (it is locked in this user namespace, so it cannot be detached).
+  absl::StatusOr<int> shell =
+      RunSandbox(unprivileged(Sh("test \"$(id -u):$(id -g)\" = 65534:65534 && "
+                                 "grep -Eq '^CapEff:[[:space:]]*0+$' /proc/self/status && "
+                                 "grep -Eq '^CapPrm:[[:space:]]*0+$' /proc/self/status && "
+                                 "test \"$(cat /proc/1/comm)\" = mqsentry-init && "
+                                 "test \"$(stat -f -c %T " +
+                                 host.dir() + ")\" = tmpfs && test ! -e " + host.queue_path())));
   if (!shell.ok() || *shell != 0) {
     std::fprintf(stderr, "unprivileged: shell checks: %s\n",
                  shell.ok() ? std::to_string(*shell).c_str() : shell.status().ToString().c_str());
     return kIdentityOrMountsWrong;
   }
 
-  // 3. mqueue sysctls cannot be written without a uid 0 in the user namespace: a clear
-  // error, not a silent default.
-  LaunchOptions s = Sh("exit 0");
-  s.sysctls = {{"msg_max", "64"}};
+  // 3. mqueue sysctls are written in the sandbox's IPC namespace (owned by init's user
+  // namespace, whose uid 0 is this user), and only there.
+  const std::string host_before = ReadFile("/proc/sys/fs/mqueue/msg_max");
+  LaunchOptions s = unprivileged(
+      Sh("test \"$(cat /proc/sys/fs/mqueue/msg_max)\" = 64 && "
+         "test \"$(cat /proc/sys/fs/mqueue/queues_max)\" = 3 && test \"$(id -u)\" = 65534"));
+  s.sysctls = {{"msg_max", "64"}, {"queues_max", "3"}};
+  shell = RunSandbox(s);
+  if (!shell.ok() || *shell != 0) {
+    std::fprintf(stderr, "unprivileged: sysctl: %s\n",
+                 shell.ok() ? std::to_string(*shell).c_str() : shell.status().ToString().c_str());
+    return kSysctlNotWritten;
+  }
+  if (ReadFile("/proc/sys/fs/mqueue/msg_max") != host_before) return kSysctlLeaked;
+  // A value the kernel refuses is still a clear launch error.
+  s.sysctls = {{"msg_max", "0"}};
   absl::StatusOr<Sandbox> refused = Launch(s);
-  if (refused.ok() || refused.status().code() != absl::StatusCode::kPermissionDenied ||
-      refused.status().message().find("fs.mqueue.msg_max") == absl::string_view::npos) {
-    std::fprintf(stderr, "unprivileged: sysctl: %s\n", refused.status().ToString().c_str());
-    return kSysctlNotRefused;
+  if (refused.ok() || refused.status().code() != absl::StatusCode::kInvalidArgument ||
+      refused.status().message().find("fs.mqueue.msg_max=0") == absl::string_view::npos) {
+    std::fprintf(stderr, "unprivileged: bad sysctl: %s\n", refused.status().ToString().c_str());
+    return kBadSysctlNotReported;
+  }
+
+  // 4. --uid/--gid: another identity inside, still without capabilities.
+  LaunchOptions ids =
+      unprivileged(Sh("test \"$(id -u):$(id -g):$(id -G)\" = 4321:4322:4322 && "
+                      "grep -Eq '^CapEff:[[:space:]]*0+$' /proc/self/status"));
+  ids.uid = 4321;
+  ids.gid = 4322;
+  shell = RunSandbox(ids);
+  if (!shell.ok() || *shell != 0) {
+    std::fprintf(stderr, "unprivileged: --uid/--gid: %s\n",
+                 shell.ok() ? std::to_string(*shell).c_str() : shell.status().ToString().c_str());
+    return kUidGidNotApplied;
+  }
+
+  // 5. A signal queued through init (QueueSignal) names the sender's uid as the program
+  // sees it: the supervisor gives the kernel uid (65534), init re-expresses it in its own
+  // user namespace (0), and the kernel maps that into the program's (4321). Sent as is,
+  // it would arrive as the overflow uid 65534.
+  const std::string dir = MakeTempDir();
+  const std::string ready = dir + "/ready";
+  LaunchOptions sig;
+  sig.argv = {probe, "--probe-siginfo", ready};
+  sig.rules = AllMqRules();
+  sig.unprivileged = true;
+  sig.uid = 4321;
+  sig.gid = 4321;
+  sigset_t usr1, old_mask;
+  sigemptyset(&usr1);
+  sigaddset(&usr1, SIGUSR1);
+  sigprocmask(SIG_BLOCK, &usr1, &old_mask);  // inherited by the program
+  sandbox = Launch(sig);
+  sigprocmask(SIG_SETMASK, &old_mask, nullptr);
+  if (!sandbox.ok()) {
+    std::fprintf(stderr, "unprivileged: %s\n", sandbox.status().ToString().c_str());
+    return kLaunchFailed;
+  }
+  platform = CreateSeccompPlatform(sandbox->listener_fd);
+  if (!platform.ok() || !Start(*sandbox).ok()) return kSignalSetupFailed;
+  for (int i = 0; i < 1000 && access(ready.c_str(), F_OK) != 0; ++i) usleep(10000);
+  kernel::abi::SiginfoMesgq info{};
+  info.si_signo = SIGUSR1;
+  info.si_code = SI_MESGQ;
+  info.pid = 1;
+  info.uid = kNobody;  // the supervisor's kernel uid (its namespace maps it to itself)
+  if (!QueueSignal(*sandbox, 2, SIGUSR1, &info).ok()) return kSignalSetupFailed;
+  status = Wait(*sandbox);
+  unlink(ready.c_str());
+  rmdir(dir.c_str());
+  if (!status.ok() || *status != 0) {
+    std::fprintf(
+        stderr, "unprivileged: siginfo probe: %s\n",
+        status.ok() ? std::to_string(*status).c_str() : status.status().ToString().c_str());
+    return kWrongSiUid;
   }
   return kOk;
 }
@@ -482,6 +565,23 @@ int main(int argc, char** argv) {
   if (argc == 3 && std::strcmp(argv[1], "--probe") == 0) {
     const long r = syscall(SYS_mq_open, argv[2], O_RDONLY, 0, nullptr);
     return r >= 0 ? 200 : errno;
+  }
+  if (argc == 3 && std::strcmp(argv[1], "--probe-siginfo") == 0) {
+    sigset_t usr1;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    const int fd = open(argv[2], O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return 2;
+    close(fd);
+    siginfo_t info{};
+    timespec timeout{20, 0};
+    if (sigtimedwait(&usr1, &info, &timeout) != SIGUSR1) return 3;
+    if (info.si_code != SI_MESGQ || info.si_uid != getuid()) {
+      std::fprintf(stderr, "probe: si_code %d si_uid %u, uid %u\n", info.si_code, info.si_uid,
+                   getuid());
+      return 1;
+    }
+    return 0;
   }
   ::testing::InitGoogleTest(&argc, argv);
   return RUN_ALL_TESTS();

@@ -166,6 +166,7 @@ int Run(int argc, char** argv) {
   IdentityReader identity(maps, kernel::KUid(uid), kernel::KGid(gid));
 
   flags.launch.rules = FilterRules();
+  flags.launch.unprivileged = *unprivileged;
   absl::StatusOr<Sandbox> sandbox = Launch(flags.launch);
   if (!sandbox.ok()) return Die(std::string(sandbox.status().message()));
   // Only now (the sandbox keeps the caller's limits): the supervisor holds descriptors for

@@ -461,8 +461,9 @@ void Sentry::FlushDeliveries() {
     absl::StatusOr<int32_t> pid =
         identity_->PidAsSeenBy(d.firing.sender.host_tgid, r.owner_host_tgid);
     info.pid = pid.ok() ? *pid : 0;
-    // si_uid: the sender's real uid as the sender of the signal (init) sees it; the kernel
-    // maps it into the owner's user namespace (65534 when unmapped), as Linux does.
+    // si_uid: the sender's kernel real uid. init re-expresses it in its own user namespace
+    // (QueueSignal), and the kernel maps that into the owner's (65534 when unmapped), as
+    // Linux does.
     info.uid = d.firing.sender.ruid.value();
     info.value = r.value;
     const int32_t target = PidInInitNamespace(r.owner_host_tgid, options_.init_host_pid);
