@@ -182,7 +182,11 @@ int Run(int argc, char** argv) {
   g_init_pid = sandbox->init_pid;
 
   // mqfs is mounted only now, after the sandbox's mount namespace was copied, in a
-  // directory the sandbox cannot see.
+  // directory the sandbox cannot see: on a tmpfs over /tmp in the supervisor's own mount
+  // namespace, which goes away with it (even when mqsentry is killed), so nothing is ever
+  // left in the host's /tmp. The sandbox keeps the real /tmp.
+  (void)mount("mqsentry", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+              "mode=0700,size=1m,nr_inodes=1024");
   char dir[] = "/tmp/mqsentry-mqfs-XXXXXX";
   if (!mkdtemp(dir)) {
     kill(sandbox->init_pid, SIGKILL);
