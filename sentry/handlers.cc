@@ -511,6 +511,12 @@ void Sentry::HandleNotify(const TrappedCall& call, const SyscallEntry& e) {
     queue.UnregisterNotification(id->process);
     return Reply(call, trace, SyscallResult::Ok()), void();
   }
+  // The owner's pid numbers, while it surely lives (NOTIFY_PID outlives it, spec §6.2).
+  absl::StatusOr<IdentityReader::PidChain> owner_pids = identity_->PidChainOf(id->tgid);
+  if (!platform_->StillValid(call.id)) {
+    if (sock >= 0) close(sock);
+    return;
+  }
   ipc::NotificationRegistration r;
   r.owner = id->process;
   r.owner_host_tgid = id->tgid;
@@ -522,6 +528,7 @@ void Sentry::HandleNotify(const TrappedCall& call, const SyscallEntry& e) {
   r.cookie = cookie;
   SyscallResult result = queue.RegisterNotification(std::move(r));
   if (!result.ok() && sock >= 0) close(sock);
+  if (result.ok() && owner_pids.ok()) RememberOwnerPids(id->tgid, std::move(*owner_pids));
   if (!Reply(call, trace, result) && result.ok()) {
     // Interrupted before the answer arrived: a restarted call must not meet its own
     // registration (EBUSY).

@@ -757,6 +757,46 @@ void IdentityReader::ForgetProcess(int32_t tgid) {
   processes_.erase(tgid);
 }
 
+absl::StatusOr<IdentityReader::PidChain> IdentityReader::PidChainOf(int32_t host_tgid) {
+  ASSIGN_OR_RETURN(UniqueFd dir, OpenProcDir(host_tgid));
+  ASSIGN_OR_RETURN(ProcStatus status, ReadStatusAt(dir.get()));
+  if (status.nspid.empty()) {
+    return absl::FailedPreconditionError("/proc/<pid>/status has no NSpid line (Linux < 4.1)");
+  }
+  if (status.nspid.size() > static_cast<size_t>(kMaxPidNsDepth)) {
+    return absl::InternalError("NSpid deeper than the kernel allows");
+  }
+  const int fd = openat(dir.get(), "ns/pid", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Errno(errno, "open ns/pid");
+  UniqueFd ns(fd);
+  // Innermost first while walking up; NSpid is outermost first.
+  PidChain chain;
+  chain.levels.resize(status.nspid.size());
+  for (size_t level = status.nspid.size(); level-- > 0;) {
+    ASSIGN_OR_RETURN(NsId id, StatNsFd(ns.get()));
+    chain.levels[level] = {id, status.nspid[level]};
+    if (level == 0) break;
+    const int parent = ioctl(ns.get(), NS_GET_PARENT);
+    if (parent < 0) return Errno(errno, "ioctl(NS_GET_PARENT) on a PID namespace");
+    ns = UniqueFd(parent);
+  }
+  return chain;
+}
+
+absl::StatusOr<int32_t> IdentityReader::PidInChainAsSeenBy(const PidChain& chain,
+                                                           int32_t observer_tid) {
+  ASSIGN_OR_RETURN(UniqueFd dir, OpenProcDir(observer_tid));
+  ASSIGN_OR_RETURN(ProcStatus observer, ReadStatusAt(dir.get()));
+  if (observer.nspid.empty()) {
+    return absl::FailedPreconditionError("/proc/<pid>/status has no NSpid line (Linux < 4.1)");
+  }
+  // The observer's depth picks the level; the namespace there must be the observer's.
+  const size_t level = observer.nspid.size() - 1;
+  if (level >= chain.levels.size()) return 0;
+  ASSIGN_OR_RETURN(NsId observer_ns, StatNsAt(dir.get(), "ns/pid"));
+  return chain.levels[level].first == observer_ns ? chain.levels[level].second : 0;
+}
+
 absl::StatusOr<int32_t> IdentityReader::PidAsSeenBy(int32_t host_tgid, int32_t observer_tid) {
   ASSIGN_OR_RETURN(UniqueFd target_dir, OpenProcDir(host_tgid));
   ASSIGN_OR_RETURN(UniqueFd observer_dir, OpenProcDir(observer_tid));

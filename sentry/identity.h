@@ -135,6 +135,18 @@ class IdentityReader {
   // one nested below it, otherwise 0 (what the kernel's pid_nr_ns() answers).
   absl::StatusOr<int32_t> PidAsSeenBy(int32_t host_tgid, int32_t observer_tid);
 
+  // A process's pid in every PID namespace it is visible in, outermost (the supervisor's)
+  // first, each with the namespace's identity. Recorded while the process lives: Linux
+  // keeps the numbers of a notification owner's struct pid after the owner has exited
+  // (NOTIFY_PID, spec §6.2), which /proc can no longer tell.
+  struct PidChain {
+    std::vector<std::pair<NsId, int32_t>> levels;
+  };
+  absl::StatusOr<PidChain> PidChainOf(int32_t host_tgid);
+  // The pid of `chain`'s process as thread `observer_tid` sees it: its number in the
+  // observer's PID namespace, 0 if it was not in that namespace or below it.
+  absl::StatusOr<int32_t> PidInChainAsSeenBy(const PidChain& chain, int32_t observer_tid);
+
   // Drops the ProcessRef entry of `tgid`. Call only once the process has exited: if it
   // is seen again it gets a new ProcessRef (refs are never reused, so this is safe, but
   // it is no longer the same ref).

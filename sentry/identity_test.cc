@@ -212,6 +212,27 @@ TEST(IdentityReaderParts, FreeDescriptorFollowsTheLimitAndTheTable) {
   EXPECT_EQ(child.Finish(), 0);
 }
 
+// NOTIFY_PID after the owner has exited (spec §6.2): the numbers recorded while it lived.
+TEST(IdentityReaderPidChain, OutlivesTheProcess_Spec6_2) {
+  IdentityReader reader;
+  pid_t pid;
+  {
+    Child child([](const Channel& ch) { return ch.Wait() == 0 ? 0 : 1; });
+    pid = child.pid();
+    absl::StatusOr<IdentityReader::PidChain> chain = reader.PidChainOf(pid);
+    ASSERT_TRUE(chain.ok()) << chain.status();
+    ASSERT_FALSE(chain->levels.empty());
+    EXPECT_EQ(chain->levels.back().second, pid);
+    EXPECT_EQ(child.Finish(), 0);
+    // Gone and reaped: /proc no longer knows it, the chain still does.
+    EXPECT_FALSE(reader.PidAsSeenBy(pid, getpid()).ok() &&
+                 *reader.PidAsSeenBy(pid, getpid()) == pid);
+    absl::StatusOr<int32_t> seen = reader.PidInChainAsSeenBy(*chain, getpid());
+    ASSERT_TRUE(seen.ok()) << seen.status();
+    EXPECT_EQ(*seen, pid);
+  }
+}
+
 // The credentials-only read (mq_open, mq_unlink) goes through cached /proc files: it
 // must agree with the full read, and follow a change of the caller's credentials.
 TEST(IdentityReaderParts, CredentialsOnlyReadAgreesAndFollowsChanges) {

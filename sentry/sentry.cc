@@ -496,8 +496,24 @@ void Sentry::OnRelease(const std::shared_ptr<ipc::QueueInode>& inode, ipc::IpcNa
   ns.ReleaseDescription(inode);
 }
 
+void Sentry::RememberOwnerPids(int32_t owner_host_tgid, IdentityReader::PidChain chain) {
+  absl::MutexLock lock(&owner_pids_mu_);
+  if (owner_pids_.size() >= kMaxRememberedOwners && !owner_pids_.contains(owner_host_tgid)) {
+    owner_pids_.erase(owner_pids_.begin());  // any: an evicted owner falls back to /proc
+  }
+  owner_pids_[owner_host_tgid] = std::move(chain);
+}
+
 int32_t Sentry::NotifyPidFor(int32_t reader_tid, int32_t owner_host_tgid) {
-  absl::StatusOr<int32_t> pid = identity_->PidAsSeenBy(owner_host_tgid, reader_tid);
+  // The numbers recorded at registration, which outlive the owner as Linux's struct pid
+  // does; /proc for an owner registered before the record was evicted.
+  std::optional<IdentityReader::PidChain> chain;
+  {
+    absl::MutexLock lock(&owner_pids_mu_);
+    if (auto it = owner_pids_.find(owner_host_tgid); it != owner_pids_.end()) chain = it->second;
+  }
+  absl::StatusOr<int32_t> pid = chain ? identity_->PidInChainAsSeenBy(*chain, reader_tid)
+                                      : identity_->PidAsSeenBy(owner_host_tgid, reader_tid);
   return pid.ok() ? *pid : 0;
 }
 

@@ -149,6 +149,9 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
   // Forgets the pending firing of `owner`'s registration (its send was undone).
   void DropFiredDelivery(ipc::ProcessRef owner);
   absl::StatusOr<CallerIdentity> ReadIdentity(int32_t tid, IdentityReader::Parts parts = {});
+  // The pid numbers of a notification owner, for NOTIFY_PID after it has exited.
+  void RememberOwnerPids(int32_t owner_host_tgid, IdentityReader::PidChain chain);
+  static constexpr size_t kMaxRememberedOwners = 4096;
   // An internal failure: logged, and the sandbox is torn down (never a guessed errno).
   void Fail(absl::Status status);
 
@@ -177,6 +180,10 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
   absl::Mutex deliveries_mu_;
   std::vector<PendingDelivery> deliveries_ ABSL_GUARDED_BY(deliveries_mu_);
   uint64_t next_namespace_id_ ABSL_GUARDED_BY(mu_) = 1;
+  // A leaf lock (mqfs threads read it for the status line).
+  absl::Mutex owner_pids_mu_;
+  absl::flat_hash_map<int32_t, IdentityReader::PidChain> owner_pids_
+      ABSL_GUARDED_BY(owner_pids_mu_);
   bool first_namespace_ ABSL_GUARDED_BY(mu_) = true;
 };
 
