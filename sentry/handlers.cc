@@ -511,8 +511,10 @@ void Sentry::HandleNotify(const TrappedCall& call, const SyscallEntry& e) {
     queue.UnregisterNotification(id->process);
     return Reply(call, trace, SyscallResult::Ok()), void();
   }
-  // The owner's pid numbers, while it surely lives (NOTIFY_PID outlives it, spec §6.2).
+  // The owner's pid numbers, while it surely lives (NOTIFY_PID outlives it, spec §6.2),
+  // and its image (a signal goes only to the image that registered).
   absl::StatusOr<IdentityReader::PidChain> owner_pids = identity_->PidChainOf(id->tgid);
+  absl::StatusOr<uint64_t> exec_token = identity_->ExecToken(id->tgid);
   if (!platform_->StillValid(call.id)) {
     if (sock >= 0) close(sock);
     return;
@@ -521,6 +523,7 @@ void Sentry::HandleNotify(const TrappedCall& call, const SyscallEntry& e) {
   r.owner = id->process;
   r.owner_host_tgid = id->tgid;
   r.owner_user_ns = id->cred.user_ns;
+  r.owner_exec_generation = exec_token.ok() ? *exec_token : 0;
   r.notify = notify;
   r.signo = notify == abi::kSigevSignal ? signo : 0;
   r.value = value;

@@ -42,6 +42,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -781,6 +782,30 @@ absl::StatusOr<IdentityReader::PidChain> IdentityReader::PidChainOf(int32_t host
     ns = UniqueFd(parent);
   }
   return chain;
+}
+
+absl::StatusOr<uint64_t> IdentityReader::ExecToken(int32_t host_tgid) {
+  ASSIGN_OR_RETURN(UniqueFd dir, OpenProcDir(host_tgid));
+  ASSIGN_OR_RETURN(UniqueFd auxv_fd, OpenAt(dir.get(), "auxv"));
+  ASSIGN_OR_RETURN(std::string auxv, ReadAll(auxv_fd.get(), "auxv"));
+  constexpr uint64_t kAtRandom = 25;  // AT_RANDOM, the same on every ABI
+  // 64-bit processes have (type, value) pairs of 8 bytes, 32-bit ones (i386, x32) of 4.
+  for (size_t width : {size_t{8}, size_t{4}}) {
+    for (size_t at = 0; at + 2 * width <= auxv.size(); at += 2 * width) {
+      uint64_t type = 0, value = 0;
+      std::memcpy(&type, auxv.data() + at, width);
+      std::memcpy(&value, auxv.data() + at + width, width);
+      if (type == 0) break;  // AT_NULL
+      if (type != kAtRandom || value == 0) continue;
+      uint64_t bytes[2];
+      iovec local{bytes, sizeof(bytes)};
+      iovec remote{reinterpret_cast<void*>(value), sizeof(bytes)};
+      if (process_vm_readv(host_tgid, &local, 1, &remote, 1, 0) == sizeof(bytes)) {
+        return (bytes[0] ^ (bytes[1] * 0x9e3779b97f4a7c15ULL)) | 1;  // never 0 ("unknown")
+      }
+    }
+  }
+  return absl::NotFoundError(absl::StrCat("no readable AT_RANDOM for ", host_tgid));
 }
 
 absl::StatusOr<int32_t> IdentityReader::PidInChainAsSeenBy(const PidChain& chain,

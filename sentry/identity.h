@@ -143,6 +143,14 @@ class IdentityReader {
     std::vector<std::pair<NsId, int32_t>> levels;
   };
   absl::StatusOr<PidChain> PidChainOf(int32_t host_tgid);
+
+  // A value that changes with every execve of process `host_tgid`: the 16 random bytes
+  // the kernel puts on a new image's stack (auxv AT_RANDOM), folded. Linux sends a
+  // notification signal only if the owner has not exec'd since it registered
+  // (notify_self_exec_id, spec §6.2); no interface shows self_exec_id, and AT_RANDOM is
+  // new at every exec (a program that overwrote them with the previous image's would only
+  // receive its own signal).
+  absl::StatusOr<uint64_t> ExecToken(int32_t host_tgid);
   // The pid of `chain`'s process as thread `observer_tid` sees it: its number in the
   // observer's PID namespace, 0 if it was not in that namespace or below it.
   absl::StatusOr<int32_t> PidInChainAsSeenBy(const PidChain& chain, int32_t observer_tid);

@@ -233,6 +233,44 @@ TEST(IdentityReaderPidChain, OutlivesTheProcess_Spec6_2) {
   }
 }
 
+// The exec token changes with every execve and only then (spec §6.2, notify_self_exec_id).
+TEST(IdentityReaderExecToken, ChangesWithExecOnly_Spec6_2) {
+  IdentityReader reader;
+  absl::StatusOr<uint64_t> self = reader.ExecToken(getpid());
+  ASSERT_TRUE(self.ok()) << self.status();
+  EXPECT_EQ(*reader.ExecToken(getpid()), *self);
+  int go[2];
+  ASSERT_EQ(pipe2(go, O_CLOEXEC), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    char c;
+    if (read(go[0], &c, 1) != 1) _exit(1);
+    dup2(go[0], 0);
+    execl("/bin/sh", "sh", "-c", "read x", static_cast<char*>(nullptr));
+    _exit(2);
+  }
+  // A fork keeps the image: the same bytes.
+  absl::StatusOr<uint64_t> forked = reader.ExecToken(child);
+  ASSERT_TRUE(forked.ok()) << forked.status();
+  EXPECT_EQ(*forked, *self);
+  ASSERT_EQ(write(go[1], "x", 1), 1);
+  // After the exec (the shell waits in read), new bytes.
+  absl::StatusOr<uint64_t> execd;
+  for (int i = 0; i < 500; ++i) {
+    execd = reader.ExecToken(child);
+    if (execd.ok() && *execd != *self) break;
+    usleep(2000);
+  }
+  ASSERT_TRUE(execd.ok()) << execd.status();
+  EXPECT_NE(*execd, *self);
+  ASSERT_EQ(write(go[1], "\n", 1), 1);
+  close(go[1]);
+  close(go[0]);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+}
+
 // The credentials-only read (mq_open, mq_unlink) goes through cached /proc files: it
 // must agree with the full read, and follow a change of the caller's credentials.
 TEST(IdentityReaderParts, CredentialsOnlyReadAgreesAndFollowsChanges) {

@@ -453,6 +453,12 @@ void Sentry::FlushDeliveries() {
     // Only to the owner that registered (not a process that reused its pid).
     absl::StatusOr<CallerIdentity> owner = ReadIdentity(r.owner_host_tgid);
     if (!owner.ok() || owner->process != r.owner) continue;
+    // Nor to a new image of it: an owner that exec'd since it registered gets nothing
+    // (notify_self_exec_id, spec §6.2).
+    if (r.owner_exec_generation != 0) {
+      absl::StatusOr<uint64_t> now = identity_->ExecToken(r.owner_host_tgid);
+      if (!now.ok() || *now != r.owner_exec_generation) continue;
+    }
     abi::SiginfoMesgq info{};
     info.si_signo = r.signo;
     info.si_errno = 0;
