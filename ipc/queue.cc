@@ -268,13 +268,14 @@ SyscallResult Queue::RegisterNotification(NotificationRegistration registration)
   return SyscallResult::Ok();
 }
 
-void Queue::UnregisterNotification(ProcessRef caller) {
+bool Queue::UnregisterNotification(ProcessRef caller) {
   absl::MutexLock lock(&mu_);
   // Spec §6.1 step 5 / §6.2: only the owner removes; anyone else silently does nothing.
-  if (!notification_.has_value() || notification_->owner != caller) return;
+  if (!notification_.has_value() || notification_->owner != caller) return false;
   NotificationRegistration removed = std::move(*notification_);
   notification_.reset();
   events_->NotificationRemoved(*this, removed);
+  return true;
 }
 
 kernel::abi::MqAttr Queue::Attributes(int file_flags) const {

@@ -178,7 +178,8 @@ class Queue {
   // mq_notify(2) from step 5 of spec §6.1: EBUSY if any registration exists.
   kernel::SyscallResult RegisterNotification(NotificationRegistration registration);
   // mq_notify(NULL): removes the registration if `caller` owns it, else nothing (spec §6.1).
-  void UnregisterNotification(ProcessRef caller);
+  // True if one was removed.
+  bool UnregisterNotification(ProcessRef caller);
   // A registration whose mq_notify could not be answered (the caller was interrupted):
   // removed silently, without NotificationRemoved. Returns it if `owner` held it.
   std::optional<NotificationRegistration> UndoRegisterNotification(ProcessRef owner);

@@ -349,12 +349,16 @@ void Sentry::HandleTimedSend(const TrappedCall& call, const SyscallEntry& e) {
   if (out.handoff) {
     // The sender is answered first; only then may the receiver have the message
     // (ipc/queue.h: nothing lost, nothing duplicated).
+    // Times change before the answer: the caller may stat the file right after it.
+    mqfs_->Touch(*d->inode, /*modified=*/true);  // the sender's side of a hand-off (spec §8.3)
     if (!Reply(call, trace, SyscallResult::Ok())) return queue.CancelHandoff(std::move(*out.handoff));
     return DeliverHandoff(queue, std::move(*out.handoff));
   }
+  if (out.result.ok()) mqfs_->Touch(*d->inode, /*modified=*/true);
   if (!Reply(call, trace, out.result) && out.inserted) {
     // The signal landed during our round trip: the caller sees EINTR (or restarts), so
-    // the message must not stay queued, or a retry would duplicate it.
+    // the message must not stay queued, or a retry would duplicate it. (The times it set
+    // stay: they only say when the queue was last touched.)
     if (out.inserted->consumed) DropFiredDelivery(out.inserted->consumed->owner);
     queue.UndoSend(*out.inserted);
   }
@@ -413,10 +417,13 @@ void Sentry::HandleTimedReceive(const TrappedCall& call, const SyscallEntry& e) 
   }
   if (!out.message) return Reply(call, trace, out.result), void();
   if (!CopyOutMessage(call.tid, msg_ptr, prio_ptr, *out.message)) {
-    // A fault on the buffer or the prio pointer loses the message (spec §5.2 step 6).
+    // A fault on the buffer or the prio pointer loses the message (spec §5.2 step 6);
+    // the times were set when it was taken, as in do_mq_timedreceive().
+    mqfs_->Touch(*d->inode, /*modified=*/true);
     Reply(call, trace, SyscallResult::Error(EFAULT));
     return CompleteRefill(queue, std::move(out.refill));
   }
+  mqfs_->Touch(*d->inode, /*modified=*/true);  // spec §8.3 (not on the waking side)
   if (!Reply(call, trace, out.result)) return queue.UndoReceive(std::move(out));
   CompleteRefill(queue, std::move(out.refill));
 }
@@ -508,7 +515,7 @@ void Sentry::HandleNotify(const TrappedCall& call, const SyscallEntry& e) {
   ipc::Queue& queue = d->inode->queue();
   // Step 5.
   if (sev_ptr == 0) {
-    queue.UnregisterNotification(id->process);
+    if (queue.UnregisterNotification(id->process)) mqfs_->Touch(*d->inode, /*modified=*/false);
     return Reply(call, trace, SyscallResult::Ok()), void();
   }
   // The owner's pid numbers, while it surely lives (NOTIFY_PID outlives it, spec §6.2),
@@ -532,6 +539,7 @@ void Sentry::HandleNotify(const TrappedCall& call, const SyscallEntry& e) {
   SyscallResult result = queue.RegisterNotification(std::move(r));
   if (!result.ok() && sock >= 0) close(sock);
   if (result.ok() && owner_pids.ok()) RememberOwnerPids(id->tgid, std::move(*owner_pids));
+  if (result.ok()) mqfs_->Touch(*d->inode, /*modified=*/false);  // before the answer
   if (!Reply(call, trace, result) && result.ok()) {
     // Interrupted before the answer arrived: a restarted call must not meet its own
     // registration (EBUSY).
@@ -597,6 +605,7 @@ void Sentry::HandleGetSetAttr(const TrappedCall& call, const SyscallEntry& e) {
       }
       close(host_fd);
     }
+    mqfs_->Touch(*d->inode, /*modified=*/false);  // do_mq_getsetattr(), with a new attr
   }
   // Step 5: a fault here is EFAULT, with the change already applied.
   if (old_ptr != 0) {

@@ -54,9 +54,17 @@ absl::Status ErrnoStatus(int err, absl::string_view what) {
   return absl::Status(absl::ErrnoToStatusCode(err), absl::StrCat(what, ": ", std::strerror(err)));
 }
 
+// The mqueue superblock keeps times in whole seconds (spec §8.3: every time a queue file
+// shows has tv_nsec 0).
 timespec Now() {
   timespec ts{};
   clock_gettime(CLOCK_REALTIME, &ts);
+  ts.tv_nsec = 0;
+  return ts;
+}
+
+timespec WholeSeconds(timespec ts) {
+  ts.tv_nsec = 0;
   return ts;
 }
 
@@ -197,15 +205,15 @@ class Mqfs::Ops {
       if (to_set & FUSE_SET_ATTR_ATIME_NOW) {
         m.atime = now;
       } else if (to_set & FUSE_SET_ATTR_ATIME) {
-        m.atime = attr->st_atim;
+        m.atime = WholeSeconds(attr->st_atim);
       }
       if (to_set & FUSE_SET_ATTR_MTIME_NOW) {
         m.mtime = now;
       } else if (to_set & FUSE_SET_ATTR_MTIME) {
-        m.mtime = attr->st_mtim;
+        m.mtime = WholeSeconds(attr->st_mtim);
       }
       // notify_change() always sets ctime; FUSE passes it only with writeback caching.
-      m.ctime = (to_set & FUSE_SET_ATTR_CTIME) ? attr->st_ctim : now;
+      m.ctime = (to_set & FUSE_SET_ATTR_CTIME) ? WholeSeconds(attr->st_ctim) : now;
     });
     if (!meta.has_value()) {
       fuse_reply_err(req, ENOENT);
@@ -662,6 +670,14 @@ std::optional<int> Mqfs::ExtraFlagsOfMount(uint64_t mount_id) const {
   auto it = views_by_mount_id_.find(mount_id);
   if (it == views_by_mount_id_.end()) return std::nullopt;
   return it->second;
+}
+
+void Mqfs::Touch(const ipc::QueueInode& inode, bool modified) {
+  const timespec now = Now();
+  table_.UpdateMeta(InoForQueue(inode.id()), [&](NodeMeta& m) {
+    m.atime = m.ctime = now;
+    if (modified) m.mtime = now;
+  });
 }
 
 bool Mqfs::WaitForQueuedRequests(int timeout_ms) {

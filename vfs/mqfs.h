@@ -108,6 +108,10 @@ class Mqfs {
   // Views beyond this many share the plain mount (their extra flags are not shown).
   static constexpr size_t kMaxViews = 64;
 
+  // An mq call on `inode` succeeded: atime and ctime become now, and mtime too if it
+  // sent or received a message (spec §8.3 "Timestamps"). Whole seconds, as mqueue keeps.
+  void Touch(const ipc::QueueInode& inode, bool modified);
+
   // Waits until every request the kernel had queued for this filesystem when it was
   // called has been answered, for at most `timeout_ms`. The kernel sends a release in the
   // background, after the close(2) that dropped the last reference has returned, so a
