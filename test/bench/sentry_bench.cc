@@ -28,6 +28,8 @@
 #include <string>
 #include <vector>
 
+#include "sentry/fd_passing.h"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -122,8 +124,10 @@ double Cycle(double seconds) {
 #endif
 
 double TrapFloor(double seconds) {
+  using mqsentry::sentry::ReceiveMessage;
+  using mqsentry::sentry::SendMessage;
   int sv[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) Die("socketpair");
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) Die("socketpair");
   const pid_t child = fork();
   if (child < 0) Die("fork");
   if (child == 0) {
@@ -139,22 +143,10 @@ double TrapFloor(double seconds) {
         syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog));
     if (listener < 0) _exit(1);
     // Hand the listener to the parent, then wait until it is serving.
-    char data = 0;
-    iovec iov{&data, 1};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof(control);
-    cmsghdr* cm = CMSG_FIRSTHDR(&msg);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    std::memcpy(CMSG_DATA(cm), &listener, sizeof(int));
-    if (sendmsg(sv[1], &msg, 0) != 1) _exit(1);
+    if (!SendMessage(sv[1], "L", listener).ok()) _exit(1);
     close(listener);
-    if (read(sv[1], &data, 1) != 1) _exit(1);
+    absl::StatusOr<mqsentry::sentry::ReceivedMessage> go = ReceiveMessage(sv[1], 1);
+    if (!go.ok() || go->eof) _exit(1);
     double ns = Measure(seconds, [] {
       if (syscall(SYS_getppid) != 4242 || syscall(SYS_getppid) != 4242) _exit(1);
     });
@@ -162,21 +154,13 @@ double TrapFloor(double seconds) {
     _exit(0);
   }
   close(sv[1]);
-  char data;
-  iovec iov{&data, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof(control);
-  if (recvmsg(sv[0], &msg, MSG_CMSG_CLOEXEC) != 1 || CMSG_FIRSTHDR(&msg) == nullptr) Die("recvmsg");
-  int listener;
-  std::memcpy(&listener, CMSG_DATA(CMSG_FIRSTHDR(&msg)), sizeof(int));
+  absl::StatusOr<mqsentry::sentry::ReceivedMessage> got = ReceiveMessage(sv[0], 1);
+  if (!got.ok() || !got->fd.valid()) Die("receiving the listener");
+  const int listener = got->fd.get();
   if (ioctl(listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP, 0) != 0) {
     Die("SECCOMP_IOCTL_NOTIF_SET_FLAGS");
   }
-  if (write(sv[0], "g", 1) != 1) Die("write");
+  if (!SendMessage(sv[0], "G").ok()) Die("write");
   for (;;) {
     pollfd pfd{listener, POLLIN, 0};
     if (poll(&pfd, 1, -1) < 0) Die("poll");
@@ -192,7 +176,6 @@ double TrapFloor(double seconds) {
   if (read(sv[0], &ns, sizeof(ns)) != sizeof(ns)) ns = -1;
   int status = 0;
   waitpid(child, &status, 0);
-  close(listener);
   close(sv[0]);
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) Die("trap_floor child failed");
   return ns;
