@@ -7,6 +7,8 @@
 #include <linux/netlink.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -665,6 +667,43 @@ void Sentry::HandleFcntl(const TrappedCall& call, const SyscallEntry& e) {
   }
   absl::StatusOr<bool> continued = platform_->Continue(call);
   if (!continued.ok()) Fail(continued.status());
+}
+
+// ---- fstatfs of mq descriptors ----
+
+// HandleFstatfs answers fstatfs(2) for mq descriptors as simple_statfs() does for the
+// mqueue superblock (spec §8.3): its magic, PAGE_SIZE blocks, NAME_MAX, the device as
+// f_fsid, and only ST_VALID in f_flags (the internal mqueue mount has no flags). Every
+// other descriptor's call continues to the host kernel.
+void Sentry::HandleFstatfs(const TrappedCall& call, const SyscallEntry& e) {
+  const int fd = IntArg(call, 0);
+  const uint64_t buf = Arg(call, e, 1);
+  std::optional<FdInfo> info = fd >= 0 ? fd_info_.Read(call.tid, fd) : std::nullopt;
+  const bool mq = info && mqfs_->ExtraFlagsOfMount(info->mnt_id).has_value() &&
+                  mqfs_->IdentifyMountInode(info->mnt_id, info->ino).has_value();
+  if (!mq) {
+    absl::StatusOr<bool> continued = platform_->Continue(call);
+    if (!continued.ok()) Fail(continued.status());
+    return;
+  }
+  std::string trace;
+  if (strace_.enabled()) trace = absl::StrCat(e.name, "(", fd, ", ", PointerString(buf), ")");
+  struct statfs st {};
+  st.f_type = abi::kMqueueMagic;
+  st.f_bsize = 4096;
+  st.f_namelen = 255;
+  st.f_frsize = 4096;
+  st.f_flags = 0x0020;  // ST_VALID (include/linux/statfs.h): f_flags is meaningful
+  // huge_encode_dev(s_dev), split into two 32-bit words.
+  const dev_t dev = mqfs_->device();
+  const uint64_t id = (minor(dev) & 0xff) | (static_cast<uint64_t>(major(dev)) << 8) |
+                      (static_cast<uint64_t>(minor(dev) & ~0xffu) << 12);
+  st.f_fsid.__val[0] = static_cast<int>(id & 0xffffffffu);
+  st.f_fsid.__val[1] = static_cast<int>(id >> 32);
+  if (!platform_->memory().Write(call.tid, buf, &st, sizeof(st))) {
+    return Reply(call, trace, SyscallResult::Error(EFAULT)), void();
+  }
+  Reply(call, trace, SyscallResult::Ok());
 }
 
 // ---- mount guards ----

@@ -144,6 +144,7 @@ void Sentry::Dispatch(const TrappedCall& call) {
     case MqCall::kMount:
     case MqCall::kFsopen: return HandleMountGuard(call, *e);
     case MqCall::kFcntl: return HandleFcntl(call, *e);
+    case MqCall::kFstatfs: return HandleFstatfs(call, *e);
   }
 }
 

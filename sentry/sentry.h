@@ -116,6 +116,8 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
   void HandleMountGuard(const TrappedCall& call, const SyscallEntry& e);
   // fcntl(F_GETFL) and fcntl(F_SETFL, O_DIRECT) of mq descriptors; others continue.
   void HandleFcntl(const TrappedCall& call, const SyscallEntry& e);
+  // fstatfs(2) of mq descriptors; others continue.
+  void HandleFstatfs(const TrappedCall& call, const SyscallEntry& e);
 
   // Answers and traces. False if the caller was interrupted (nothing delivered).
   bool Reply(const TrappedCall& call, const std::string& trace, kernel::SyscallResult r);

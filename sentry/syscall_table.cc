@@ -76,6 +76,8 @@ std::vector<SyscallEntry> BuildTable() {
   t.push_back(fcntl_entry("fcntl", Arch::kX32, abi::kX32SyscallBit + 72));
   t.push_back(fcntl_entry("fcntl", Arch::kI386, 55));
   t.push_back(fcntl_entry("fcntl64", Arch::kI386, 221));
+  t.push_back({"fstatfs", MqCall::kFstatfs, Arch::kX86_64, 138});
+  t.push_back({"fstatfs", MqCall::kFstatfs, Arch::kX32, abi::kX32SyscallBit + 138});
   std::sort(t.begin(), t.end(), [](const SyscallEntry& a, const SyscallEntry& b) {
     return std::tuple(static_cast<int>(a.arch), a.nr) <
            std::tuple(static_cast<int>(b.arch), b.nr);

@@ -28,6 +28,9 @@ enum class MqCall {
   // descriptor's call continues to the host kernel): Linux's mq_open keeps its oflag in
   // f_flags exactly, which an open(2) of the mqfs file cannot (spec §3.3, §7).
   kFcntl,
+  // fstatfs(2) of an mq descriptor shows the mqueue filesystem (spec §8.3); others continue.
+  // x86-64 and x32 only: i386's compat statfs layouts are not emulated.
+  kFstatfs,
 };
 
 // How the handler decodes the arguments of one (arch, number).

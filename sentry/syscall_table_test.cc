@@ -70,8 +70,8 @@ TEST(SyscallTableTest, FilterTrapsExactlyTheTable) {
     }
   }
   EXPECT_EQ(numbers.size(), SyscallTable().size());
-  EXPECT_EQ(numbers.size(), 6u + 6u + 8u + 3u * 2u + 4u)
-      << "mq calls, then mount/fsopen per ABI, then fcntl per ABI and i386 fcntl64";
+  EXPECT_EQ(numbers.size(), 6u + 6u + 8u + 3u * 2u + 4u + 2u)
+      << "mq calls, then mount/fsopen per ABI, fcntl per ABI and i386 fcntl64, fstatfs";
   EXPECT_EQ(conditional, 4u * 2u) << "F_GETFL, and F_SETFL with O_DIRECT";
 }
 
@@ -82,6 +82,12 @@ TEST(SyscallTableTest, FcntlOnEveryAbi_Spec7) {
   EXPECT_EQ(LookupSyscall(Arch::kI386, 55)->call, MqCall::kFcntl);
   EXPECT_EQ(LookupSyscall(Arch::kI386, 221)->call, MqCall::kFcntl);
   EXPECT_TRUE(LookupSyscall(Arch::kI386, 221)->compat_sizes);
+}
+
+TEST(SyscallTableTest, FstatfsOn64BitLayoutsOnly_Spec8_3) {
+  EXPECT_EQ(LookupSyscall(Arch::kX86_64, __NR_fstatfs)->call, MqCall::kFstatfs);
+  EXPECT_EQ(LookupSyscall(Arch::kX32, 0x40000000 + 138)->call, MqCall::kFstatfs);
+  EXPECT_EQ(LookupSyscall(Arch::kI386, 100), nullptr) << "compat statfs is not emulated";
 }
 
 }  // namespace
