@@ -21,6 +21,8 @@
 #include "absl/strings/str_format.h"
 #include "ipc/getsetattr.h"
 #include "kernel/abi.h"
+#include "kernel/capabilities.h"
+#include "kernel/user_namespace.h"
 #include "sentry/log.h"
 #include "sentry/ns_limits.h"
 #include "sentry/sentry.h"
@@ -708,25 +710,45 @@ void Sentry::HandleFstatfs(const TrappedCall& call, const SyscallEntry& e) {
 
 // ---- mount guards ----
 
-// HandleMountGuard keeps the host's mqueue filesystem out of the sandbox: mount(2) with
-// type "mqueue" (unless MS_BIND/MS_REMOUNT/MS_MOVE, which ignore the type) and
-// fsopen("mqueue") get EPERM, as for a caller without CAP_SYS_ADMIN; every other mount
-// runs in the host kernel. Known gap: another thread of the caller can rewrite the type
-// string between this check and the kernel's own read (the fix is for the supervisor to
-// perform the mount with the copied bytes).
+// HandleMountGuard keeps the host's mqueue filesystem out of the sandbox. A new mqueue
+// superblock (mount(2) with type "mqueue", fsopen("mqueue")) would be the host kernel's
+// mqueue code, and the type string cannot be checked race-free: another thread of the
+// caller can rewrite it between our read and the kernel's. The flags can (they are in a
+// register), and with MS_REMOUNT, MS_BIND, a propagation flag or MS_MOVE mount(2) makes
+// no new superblock (do_mount_path()): such calls always go on. A call that makes one:
+//  - from a caller without CAP_SYS_ADMIN in the host's user namespace (every program of
+//    an unprivileged sandbox, and non-root programs of a root one) gets EPERM, whatever
+//    the type. Linux would let such a caller mount in a mount namespace its own user
+//    namespace owns, and so mount mqueue for an IPC namespace it owns: the path this
+//    closes;
+//  - from a caller with it (root in a root sandbox, who can reach the host kernel in many
+//    other ways) gets EPERM for "mqueue" and runs in the host kernel otherwise.
 void Sentry::HandleMountGuard(const TrappedCall& call, const SyscallEntry& e) {
   const bool is_mount = e.call == MqCall::kMount;
   const uint64_t type_ptr = Arg(call, e, is_mount ? 2 : 0);
   const uint64_t flags = Arg(call, e, is_mount ? 3 : 1);
-  constexpr uint64_t kTypeIgnored = MS_BIND | MS_REMOUNT | MS_MOVE;
-  bool refuse = false;
-  if (type_ptr != 0 && !(is_mount && (flags & kTypeIgnored))) {
-    std::string type;
-    if (platform_->memory().ReadName(call.tid, type_ptr, &type) == 0) refuse = type == "mqueue";
+  constexpr uint64_t kNoNewSuperblock =
+      MS_REMOUNT | MS_BIND | MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE | MS_MOVE;
+  if (is_mount && (flags & kNoNewSuperblock)) {
+    absl::StatusOr<bool> continued = platform_->Continue(call);
+    if (!continued.ok()) Fail(continued.status());
+    return;
   }
+  std::string type;
+  const bool have_type =
+      type_ptr != 0 && platform_->memory().ReadName(call.tid, type_ptr, &type) == 0;
   std::string trace;
-  if (strace_.enabled()) trace = absl::StrCat(e.name, "(..., \"mqueue\", ...)");
-  if (refuse) return Reply(call, trace, SyscallResult::Error(EPERM)), void();
+  if (strace_.enabled()) {
+    trace = absl::StrCat(e.name, "(..., ", have_type ? QuotedString(type) : "...", ", ...)");
+  }
+  absl::StatusOr<CallerIdentity> id = ReadIdentity(call.tid, {.rlimit = false, .process = false});
+  if (!platform_->StillValid(call.id)) return;
+  if (!id.ok()) return Fail(id.status());
+  const bool host_admin = id->cred.HasCapabilityIn(kernel::Capability::kSysAdmin,
+                                                   *kernel::UserNamespace::Initial());
+  if (!host_admin || (have_type && type == "mqueue")) {
+    return Reply(call, trace, SyscallResult::Error(EPERM)), void();
+  }
   absl::StatusOr<bool> continued = platform_->Continue(call);
   if (!continued.ok()) Fail(continued.status());
 }
