@@ -102,12 +102,19 @@ int Sentry::ReadDeadline(const TrappedCall& call, const SyscallEntry& e, uint64_
   return 0;
 }
 
-std::optional<Sentry::Descriptor> Sentry::ResolveFd(const TrappedCall& call, int fd, int* err) {
-  *err = EBADF;
+std::optional<FdInfo> Sentry::MqFdInfo(const TrappedCall& call, int fd) {
   if (fd < 0) return std::nullopt;
   // /proc/<tid>/fdinfo/<fd> names the open description's mount, inode and f_flags without
   // touching the file (sentry/fd_info_cache.h).
   std::optional<FdInfo> info = fd_info_.Read(call.tid, fd);
+  if (!info || !mqfs_->IdentifyMountInode(info->mnt_id, info->ino)) return std::nullopt;
+  return info;
+}
+
+std::optional<Sentry::Descriptor> Sentry::ResolveFd(const TrappedCall& call, int fd, int* err) {
+  *err = EBADF;
+  if (fd < 0) return std::nullopt;
+  std::optional<FdInfo> info = fd_info_.Read(call.tid, fd);  // see MqFdInfo
   if (!info) return std::nullopt;  // not open (or the caller is gone)
   const uint64_t flags = info->flags;
   auto found = mqfs_->IdentifyMountInode(info->mnt_id, info->ino);
@@ -646,17 +653,16 @@ void Sentry::HandleFcntl(const TrappedCall& call, const SyscallEntry& e) {
   const int fd = IntArg(call, 0);
   const uint32_t cmd = static_cast<uint32_t>(call.args[1]);
   const uint64_t arg = Arg(call, e, 2);
-  std::optional<FdInfo> info = fd >= 0 ? fd_info_.Read(call.tid, fd) : std::nullopt;
-  std::optional<int> extra = info ? mqfs_->ExtraFlagsOfMount(info->mnt_id) : std::nullopt;
-  const bool mq = extra.has_value() && !(info->flags & abi::kOPath) &&
-                  mqfs_->IdentifyMountInode(info->mnt_id, info->ino).has_value();
+  std::optional<FdInfo> info = MqFdInfo(call, fd);
+  const bool mq = info.has_value() && !(info->flags & abi::kOPath);
+  const int extra = mq ? mqfs_->ExtraFlagsOfMount(info->mnt_id).value_or(0) : 0;
   std::string trace;
   if (mq && cmd == F_GETFL) {
     if (strace_.enabled()) trace = absl::StrCat(e.name, "(", fd, ", F_GETFL)");
     const uint32_t file_flags =
         static_cast<uint32_t>(info->flags) & ~static_cast<uint32_t>(abi::kOCloexec | abi::kOLargefile);
     // f_flags is an unsigned int, returned as a non-negative long.
-    const uint32_t flags = file_flags | static_cast<uint32_t>(*extra);
+    const uint32_t flags = file_flags | static_cast<uint32_t>(extra);
     return Reply(call, trace, SyscallResult::Value(static_cast<int64_t>(flags))), void();
   }
   if (mq && cmd == F_SETFL && (arg & abi::kODirect)) {
@@ -680,10 +686,7 @@ void Sentry::HandleFcntl(const TrappedCall& call, const SyscallEntry& e) {
 void Sentry::HandleFstatfs(const TrappedCall& call, const SyscallEntry& e) {
   const int fd = IntArg(call, 0);
   const uint64_t buf = Arg(call, e, 1);
-  std::optional<FdInfo> info = fd >= 0 ? fd_info_.Read(call.tid, fd) : std::nullopt;
-  const bool mq = info && mqfs_->ExtraFlagsOfMount(info->mnt_id).has_value() &&
-                  mqfs_->IdentifyMountInode(info->mnt_id, info->ino).has_value();
-  if (!mq) {
+  if (!MqFdInfo(call, fd)) {
     absl::StatusOr<bool> continued = platform_->Continue(call);
     if (!continued.ok()) Fail(continued.status());
     return;

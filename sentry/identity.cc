@@ -251,10 +251,11 @@ absl::StatusOr<ProcStat> ReadStatAt(int dir) {
 // supervisor in a container or under a capability bounding set may lack; the limits file
 // is world-readable, and read through the thread's /proc directory it cannot belong to a
 // recycled pid.
-absl::StatusOr<uint64_t> ParseMsgqueueRlimit(absl::string_view text) {
-  constexpr absl::string_view kName = "Max msgqueue size";
+// The soft limit of line `name` of a /proc/<pid>/limits text ("unlimited" ->
+// Credentials::kRlimInfinity, which is RLIM_INFINITY).
+absl::StatusOr<uint64_t> ParseSoftLimit(absl::string_view text, absl::string_view name) {
   for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    if (!absl::ConsumePrefix(&line, kName)) continue;
+    if (!absl::ConsumePrefix(&line, name)) continue;
     std::vector<absl::string_view> fields =
         absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
     if (fields.empty()) break;
@@ -263,7 +264,11 @@ absl::StatusOr<uint64_t> ParseMsgqueueRlimit(absl::string_view text) {
     if (!absl::SimpleAtoi(fields[0], &soft)) break;
     return soft;
   }
-  return absl::InternalError(absl::StrCat("no \"", kName, "\" in /proc/<pid>/limits"));
+  return absl::InternalError(absl::StrCat("no \"", name, "\" in /proc/<pid>/limits"));
+}
+
+absl::StatusOr<uint64_t> ParseMsgqueueRlimit(absl::string_view text) {
+  return ParseSoftLimit(text, "Max msgqueue size");
 }
 
 absl::StatusOr<uint64_t> ReadMsgqueueRlimitAt(int dir) {
@@ -436,29 +441,16 @@ namespace {
 // limit can still grow; only a full-size one is counted through /proc/<tid>/fd.
 absl::StatusOr<bool> FreeDescriptorFrom(int32_t tid, absl::string_view status,
                                         absl::string_view limits) {
-  uint64_t table_size = 0, soft = 0;
-  bool have_size = false, have_soft = false;
+  uint64_t table_size = 0;
+  bool have_size = false;
   for (absl::string_view line : absl::StrSplit(status, '\n')) {
     if (absl::ConsumePrefix(&line, "FDSize:")) {
       have_size = absl::SimpleAtoi(absl::StripAsciiWhitespace(line), &table_size);
       break;
     }
   }
-  for (absl::string_view line : absl::StrSplit(limits, '\n')) {
-    if (!absl::ConsumePrefix(&line, "Max open files")) continue;
-    std::vector<absl::string_view> fields =
-        absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
-    if (!fields.empty() && fields[0] == "unlimited") {
-      have_soft = true;
-      soft = std::numeric_limits<uint64_t>::max();
-    } else if (!fields.empty()) {
-      have_soft = absl::SimpleAtoi(fields[0], &soft);
-    }
-    break;
-  }
-  if (!have_size || !have_soft) {
-    return absl::InternalError(absl::StrCat("no FDSize or \"Max open files\" for ", tid));
-  }
+  if (!have_size) return absl::InternalError(absl::StrCat("no FDSize for ", tid));
+  ASSIGN_OR_RETURN(const uint64_t soft, ParseSoftLimit(limits, "Max open files"));
   if (table_size < soft) return true;
   const std::string dir_path = absl::StrCat("/proc/", tid, "/fd");
   DIR* dir = opendir(dir_path.c_str());

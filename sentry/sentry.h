@@ -124,6 +124,9 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
   // Resolves a descriptor argument; EBADF for anything that is not an open mq
   // descriptor (including O_PATH).
   std::optional<Descriptor> ResolveFd(const TrappedCall& call, int fd, int* err);
+  // What fdinfo shows of descriptor `fd` of the caller if it is one of mqfs's queue files
+  // (O_PATH included), else nullopt.
+  std::optional<FdInfo> MqFdInfo(const TrappedCall& call, int fd);
   // Reads an absolute timeout: EFAULT / EINVAL, or the deadline (spec §5.1 step 1).
   int ReadDeadline(const TrappedCall& call, const SyscallEntry& e, uint64_t addr,
                    kernel::Deadline* out);
