@@ -112,6 +112,9 @@ int main() {
   if (q == (mqd_t)-1) return Fail("producer", "mq_open");
   std::printf("producer: created %s (pid %d)\n", kName, getpid());
 
+  // Flushed before the fork: with stdout a pipe (as under `bazel run`) the buffered line
+  // would otherwise be copied into the consumer and printed twice.
+  std::fflush(stdout);
   int ready[2];
   if (pipe(ready) != 0) return Fail("producer", "pipe");
   const pid_t consumer = fork();
