@@ -70,23 +70,10 @@
 #include "kernel/ids.h"
 #include "kernel/status_macros.h"
 #include "kernel/user_namespace.h"
+#include "sentry/proc/proc_text.h"
 #include "sentry/unique_fd.h"
 
 namespace mqsentry::sentry {
-
-// The fields of /proc/<tid>/status we use. Ids are as the reader's user namespace sees
-// them; NSpid as the procfs mount's PID namespace sees them, outermost first.
-struct ProcStatus {
-  int32_t tgid = 0;
-  uint32_t uid[4] = {};  // real, effective, saved, filesystem
-  uint32_t gid[4] = {};
-  std::vector<uint32_t> groups;
-  uint64_t cap_inh = 0;
-  uint64_t cap_prm = 0;
-  uint64_t cap_eff = 0;
-  std::optional<uint32_t> umask;
-  std::vector<int32_t> nspid;
-};
 
 namespace {
 
@@ -156,93 +143,14 @@ absl::StatusOr<NsId> StatNsFd(int fd) {
 }
 
 
-absl::Status Malformed(absl::string_view key, absl::string_view value) {
-  return absl::InternalError(absl::StrCat("malformed /proc status line ", key, ": ", value));
-}
-
-template <typename T>
-absl::Status ParseList(absl::string_view key, absl::string_view value, std::vector<T>& out) {
-  for (absl::string_view field : absl::StrSplit(value, absl::ByAnyChar(" \t"), absl::SkipEmpty())) {
-    T v;
-    if (!absl::SimpleAtoi(field, &v)) return Malformed(key, value);
-    out.push_back(v);
-  }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<ProcStatus> ParseStatus(absl::string_view text) {
-  ProcStatus s;
-  bool have_tgid = false, have_uid = false, have_gid = false;
-  for (absl::string_view line : absl::StrSplit(text, '\n')) {
-    const size_t colon = line.find(':');
-    if (colon == absl::string_view::npos) continue;
-    const absl::string_view key = line.substr(0, colon);
-    const absl::string_view value = line.substr(colon + 1);
-    if (key == "Tgid") {
-      if (!absl::SimpleAtoi(value, &s.tgid)) return Malformed(key, value);
-      have_tgid = true;
-    } else if (key == "Uid" || key == "Gid") {
-      std::vector<uint32_t> ids;
-      RETURN_IF_ERROR(ParseList(key, value, ids));
-      if (ids.size() != 4) return Malformed(key, value);
-      std::copy(ids.begin(), ids.end(), key == "Uid" ? s.uid : s.gid);
-      (key == "Uid" ? have_uid : have_gid) = true;
-    } else if (key == "Groups") {
-      RETURN_IF_ERROR(ParseList(key, value, s.groups));
-    } else if (key == "NSpid") {
-      RETURN_IF_ERROR(ParseList(key, value, s.nspid));
-    } else if (key == "CapInh" || key == "CapPrm" || key == "CapEff") {
-      uint64_t bits;
-      if (!absl::SimpleHexAtoi(absl::StripAsciiWhitespace(value), &bits)) {
-        return Malformed(key, value);
-      }
-      (key == "CapInh" ? s.cap_inh : key == "CapPrm" ? s.cap_prm : s.cap_eff) = bits;
-    } else if (key == "Umask") {
-      // Printed as "%#o" of a value below 01000.
-      const absl::string_view v = absl::StripAsciiWhitespace(value);
-      uint32_t mask = 0;
-      if (v.empty()) return Malformed(key, value);
-      for (char c : v) {
-        if (c < '0' || c > '7') return Malformed(key, value);
-        mask = mask * 8 + static_cast<uint32_t>(c - '0');
-      }
-      s.umask = mask;
-    }
-  }
-  if (!have_tgid || !have_uid || !have_gid) {
-    return absl::InternalError("/proc status lacks Tgid, Uid or Gid");
-  }
-  return s;
-}
-
-// The fields of /proc/<pid>/stat after "(comm)", which may itself hold spaces and
-// parentheses: field N (1-based, as proc(5) numbers them) is fields[N - 3].
-struct ProcStat {
-  int64_t priority = 0;     // field 18
-  uint64_t start_time = 0;  // field 22
-};
-
-absl::StatusOr<ProcStat> ParseStat(absl::string_view text) {
-  const size_t close = text.rfind(')');
-  if (close == absl::string_view::npos) return absl::InternalError("malformed /proc stat");
-  std::vector<absl::string_view> fields =
-      absl::StrSplit(text.substr(close + 1), absl::ByAnyChar(" \n"), absl::SkipEmpty());
-  ProcStat s;
-  if (fields.size() < 22 - 2 || !absl::SimpleAtoi(fields[18 - 3], &s.priority) ||
-      !absl::SimpleAtoi(fields[22 - 3], &s.start_time)) {
-    return absl::InternalError(absl::StrCat("malformed /proc stat: ", text));
-  }
-  return s;
-}
-
-absl::StatusOr<ProcStatus> ReadStatusAt(int dir) {
+absl::StatusOr<proc::Status> ReadStatusAt(int dir) {
   ASSIGN_OR_RETURN(std::string text, ReadFileAt(dir, "status"));
-  return ParseStatus(text);
+  return proc::ParseStatus(text);
 }
 
-absl::StatusOr<ProcStat> ReadStatAt(int dir) {
+absl::StatusOr<proc::Stat> ReadStatAt(int dir) {
   ASSIGN_OR_RETURN(std::string text, ReadFileAt(dir, "stat"));
-  return ParseStat(text);
+  return proc::ParseStat(text);
 }
 
 // The soft RLIMIT_MSGQUEUE from /proc/<pid>/limits ("Max msgqueue size  <soft>  <hard>
@@ -466,7 +374,7 @@ absl::StatusOr<bool> FreeDescriptorFrom(int32_t tid, absl::string_view status,
 
 }  // namespace
 
-absl::Status IdentityReader::FillCredentials(const ProcStatus& status, Credentials& c) const {
+absl::Status IdentityReader::FillCredentials(const proc::Status& status, Credentials& c) const {
   c.ruid = ToKernel(status.uid[0]);
   c.euid = ToKernel(status.uid[1]);
   c.suid = ToKernel(status.uid[2]);
@@ -493,7 +401,7 @@ absl::StatusOr<CallerIdentity> IdentityReader::Read(int32_t tid, Parts parts) {
   RETURN_IF_ERROR(init_status_);
   if (!parts.process) return ReadCredentials(tid, parts);
   ASSIGN_OR_RETURN(UniqueFd dir, OpenProcDir(tid));
-  ASSIGN_OR_RETURN(ProcStatus status, ReadStatusAt(dir.get()));
+  ASSIGN_OR_RETURN(proc::Status status, ReadStatusAt(dir.get()));
 
   CallerIdentity id;
   id.tid = tid;
@@ -511,13 +419,13 @@ absl::StatusOr<CallerIdentity> IdentityReader::Read(int32_t tid, Parts parts) {
   std::optional<uint64_t> start_time;
   if (status.tgid != tid) {
     ASSIGN_OR_RETURN(UniqueFd tgid_dir, OpenProcDir(status.tgid));
-    ASSIGN_OR_RETURN(ProcStat tgid_stat, ReadStatAt(tgid_dir.get()));
+    ASSIGN_OR_RETURN(proc::Stat tgid_stat, ReadStatAt(tgid_dir.get()));
     start_time = tgid_stat.start_time;
   }
 
   // Read last, through the thread's directory: it succeeds only if the thread is still
   // alive, so its tgid (by whose number the start time was read) was not recycled.
-  ASSIGN_OR_RETURN(ProcStat stat, ReadStatAt(dir.get()));
+  ASSIGN_OR_RETURN(proc::Stat stat, ReadStatAt(dir.get()));
   id.sched_prio = static_cast<int>(stat.priority) + 100;
   if (!start_time.has_value()) start_time = stat.start_time;
 
@@ -533,7 +441,7 @@ absl::StatusOr<CallerIdentity> IdentityReader::ReadCredentials(int32_t tid, Part
   if (int err = files_.Read(tid, "status", &text); err != 0) {
     return Errno(-err, absl::StrCat("read /proc/", tid, "/status"));
   }
-  ASSIGN_OR_RETURN(ProcStatus status, ParseStatus(text));
+  ASSIGN_OR_RETURN(proc::Status status, proc::ParseStatus(text));
   CallerIdentity id;
   id.tid = tid;
   id.tgid = status.tgid;
@@ -568,7 +476,7 @@ absl::StatusOr<IdentityReader::ProcessOfThread> IdentityReader::ProcessOf(int32_
   // a close that the exec itself is doing: only status is read, and the ProcessRef is the
   // one last seen for that tgid (a process unknown here gets an empty ref).
   ASSIGN_OR_RETURN(UniqueFd dir, OpenProcDir(tid));
-  ASSIGN_OR_RETURN(ProcStatus status, ReadStatusAt(dir.get()));
+  ASSIGN_OR_RETURN(proc::Status status, ReadStatusAt(dir.get()));
   absl::MutexLock lock(&mu_);
   auto it = processes_.find(status.tgid);
   return ProcessOfThread{status.tgid, it == processes_.end() ? ipc::ProcessRef{} : it->second.ref};
@@ -576,14 +484,14 @@ absl::StatusOr<IdentityReader::ProcessOfThread> IdentityReader::ProcessOf(int32_
 
 absl::StatusOr<int32_t> IdentityReader::TgidOf(int32_t tid) {
   ASSIGN_OR_RETURN(UniqueFd dir, OpenProcDir(tid));
-  ASSIGN_OR_RETURN(ProcStatus status, ReadStatusAt(dir.get()));
+  ASSIGN_OR_RETURN(proc::Status status, ReadStatusAt(dir.get()));
   return status.tgid;
 }
 
 absl::StatusOr<std::shared_ptr<const UserNamespace>> IdentityReader::UserNamespaceOf(int32_t tid) {
   RETURN_IF_ERROR(init_status_);
   ASSIGN_OR_RETURN(UniqueFd dir, OpenProcDir(tid));
-  ASSIGN_OR_RETURN(ProcStatus status, ReadStatusAt(dir.get()));
+  ASSIGN_OR_RETURN(proc::Status status, ReadStatusAt(dir.get()));
   return UserNamespaceOfDir(dir.get(), ToKernelGid(status.gid[1]));
 }
 
@@ -752,7 +660,7 @@ void IdentityReader::ForgetProcess(int32_t tgid) {
 
 absl::StatusOr<IdentityReader::PidChain> IdentityReader::PidChainOf(int32_t host_tgid) {
   ASSIGN_OR_RETURN(UniqueFd dir, OpenProcDir(host_tgid));
-  ASSIGN_OR_RETURN(ProcStatus status, ReadStatusAt(dir.get()));
+  ASSIGN_OR_RETURN(proc::Status status, ReadStatusAt(dir.get()));
   if (status.nspid.empty()) {
     return absl::FailedPreconditionError("/proc/<pid>/status has no NSpid line (Linux < 4.1)");
   }
@@ -803,7 +711,7 @@ absl::StatusOr<uint64_t> IdentityReader::ExecToken(int32_t host_tgid) {
 absl::StatusOr<int32_t> IdentityReader::PidInChainAsSeenBy(const PidChain& chain,
                                                            int32_t observer_tid) {
   ASSIGN_OR_RETURN(UniqueFd dir, OpenProcDir(observer_tid));
-  ASSIGN_OR_RETURN(ProcStatus observer, ReadStatusAt(dir.get()));
+  ASSIGN_OR_RETURN(proc::Status observer, ReadStatusAt(dir.get()));
   if (observer.nspid.empty()) {
     return absl::FailedPreconditionError("/proc/<pid>/status has no NSpid line (Linux < 4.1)");
   }
@@ -817,8 +725,8 @@ absl::StatusOr<int32_t> IdentityReader::PidInChainAsSeenBy(const PidChain& chain
 absl::StatusOr<int32_t> IdentityReader::PidAsSeenBy(int32_t host_tgid, int32_t observer_tid) {
   ASSIGN_OR_RETURN(UniqueFd target_dir, OpenProcDir(host_tgid));
   ASSIGN_OR_RETURN(UniqueFd observer_dir, OpenProcDir(observer_tid));
-  ASSIGN_OR_RETURN(ProcStatus target, ReadStatusAt(target_dir.get()));
-  ASSIGN_OR_RETURN(ProcStatus observer, ReadStatusAt(observer_dir.get()));
+  ASSIGN_OR_RETURN(proc::Status target, ReadStatusAt(target_dir.get()));
+  ASSIGN_OR_RETURN(proc::Status observer, ReadStatusAt(observer_dir.get()));
   if (target.nspid.empty() || observer.nspid.empty()) {
     return absl::FailedPreconditionError("/proc/<pid>/status has no NSpid line (Linux < 4.1)");
   }

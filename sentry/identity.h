@@ -27,6 +27,7 @@
 #include "kernel/credentials.h"
 #include "kernel/ids.h"
 #include "kernel/user_namespace.h"
+#include "sentry/proc/proc_text.h"
 #include "sentry/proc_file_cache.h"
 
 namespace mqsentry::sentry {
@@ -42,7 +43,6 @@ struct NsId {
   }
 };
 
-struct ProcStatus;  // identity.cc
 
 struct CallerIdentity {
   int32_t tid = 0;  // host tid (the supervisor's PID namespace)
@@ -165,7 +165,7 @@ class IdentityReader {
   absl::StatusOr<CallerIdentity> ReadCredentials(int32_t tid, Parts parts)
       ABSL_LOCKS_EXCLUDED(mu_);
   // Everything but the user namespace and the rlimit, from a parsed status file.
-  absl::Status FillCredentials(const ProcStatus& status, kernel::Credentials& c) const;
+  absl::Status FillCredentials(const proc::Status& status, kernel::Credentials& c) const;
   // The model of a user namespace already resolved, or nullptr.
   std::shared_ptr<const kernel::UserNamespace> KnownUserNamespace(const NsId& ns_id)
       ABSL_LOCKS_EXCLUDED(mu_);
