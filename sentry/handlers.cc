@@ -366,11 +366,18 @@ void Sentry::HandleTimedSend(const TrappedCall& call, const SyscallEntry& e) {
     return DeliverHandoff(queue, std::move(*out.handoff));
   }
   if (out.result.ok()) mqfs_->Touch(*d->inode, /*modified=*/true);
-  if (!Reply(call, trace, out.result) && out.inserted) {
+  // A notification this send fired is queued (the signal pending at its owner, or the
+  // cookie in its socket) before the send returns, as Linux does it inside the call
+  // (spec §6.3). Only a send that fired pays for it.
+  const bool fired = out.inserted && out.inserted->consumed;
+  if (fired) FlushDeliveries();
+  if (!Reply(call, trace, out.result) && out.inserted && !fired) {
     // The signal landed during our round trip: the caller sees EINTR (or restarts), so
     // the message must not stay queued, or a retry would duplicate it. (The times it set
-    // stay: they only say when the queue was last touched.)
-    if (out.inserted->consumed) DropFiredDelivery(out.inserted->consumed->owner);
+    // stay: they only say when the queue was last touched.) A send whose notification
+    // was delivered keeps its message: with WAIT_KILLABLE_RECV the answer fails only when
+    // the sender is being killed, so no retry can duplicate it, and the owner that got
+    // the notification finds the message, as after Linux's send completed.
     queue.UndoSend(*out.inserted);
   }
 }

@@ -30,12 +30,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "kernel/abi.h"
 #include "sentry/fd_passing.h"
 #include "sentry/mountinfo.h"
@@ -343,7 +345,10 @@ void ServeSignalRequest(int control_fd, const InitArgs& a) {
       std::memcpy(req.info + kernel::abi::kSiginfoUidOffset, &uid, sizeof(uid));
     }
   }
-  syscall(SYS_rt_sigqueueinfo, req.pid, req.sig, req.info);
+  SignalAck ack{req.seq, 0};
+  if (syscall(SYS_rt_sigqueueinfo, req.pid, req.sig, req.info) != 0) ack.error = errno;
+  // The supervisor waits for this before it answers the call that fired the signal.
+  (void)send(control_fd, &ack, sizeof(ack), MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 int Supervise(pid_t program, const sigset_t& waited, const InitArgs& a) {
@@ -560,14 +565,43 @@ absl::Status Start(const Sandbox& sandbox) {
 
 absl::Status QueueSignal(const Sandbox& sandbox, pid_t pid, int sig, const void* siginfo) {
   if (sandbox.control_fd < 0) return absl::FailedPreconditionError("sandbox has no control socket");
+  // One request in flight at a time: the acknowledgement is read by the thread that asked.
+  static absl::Mutex* const mu = new absl::Mutex;
+  static uint32_t next_seq = 1;  // guarded by mu
+  absl::MutexLock lock(mu);
   SignalRequest req{};
+  req.seq = next_seq++;
   req.pid = pid;
   req.sig = sig;
   std::memcpy(req.info, siginfo, sizeof(req.info));
   if (send(sandbox.control_fd, &req, sizeof(req), MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof(req))) {
     return Errno("send signal request to init");
   }
-  return absl::OkStatus();
+  // Acknowledgements of requests that timed out earlier are skipped by their number.
+  timespec start;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  while (true) {
+    timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    const int64_t elapsed_ms =
+        (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1'000'000;
+    if (elapsed_ms >= kSignalAckTimeoutMs) {
+      return absl::DeadlineExceededError("init did not acknowledge a signal request");
+    }
+    pollfd pfd{sandbox.control_fd, POLLIN, 0};
+    const int ready = poll(&pfd, 1, static_cast<int>(kSignalAckTimeoutMs - elapsed_ms));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0) return Errno("poll for init's acknowledgement");
+    if (ready == 0) continue;
+    SignalAck ack;
+    const ssize_t n = recv(sandbox.control_fd, &ack, sizeof(ack), MSG_DONTWAIT);
+    if (n == 0) return absl::UnavailableError("init is gone");
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) continue;
+    if (n < 0) return Errno("receive init's acknowledgement");
+    if (n != static_cast<ssize_t>(sizeof(ack)) || ack.seq != req.seq) continue;
+    if (ack.error != 0) return absl::ErrnoToStatus(ack.error, "init's rt_sigqueueinfo");
+    return absl::OkStatus();
+  }
 }
 
 absl::StatusOr<int> Wait(const Sandbox& sandbox) {

@@ -102,13 +102,22 @@ absl::StatusOr<int> Wait(const Sandbox& sandbox);
 // shows it: the kernel reads a queued si_uid in the sender's user namespace
 // (send_signal_locked: make_kuid(current_user_ns(), si_uid), then into the target's), so
 // init first re-expresses it in its own (unprivileged: U, where kernel uid UID is 0 and
-// any other uid is unmapped, sent as the overflow uid). Thread-safe (one datagram per
-// request).
+// any other uid is unmapped, sent as the overflow uid). Returns once init's
+// rt_sigqueueinfo() has returned, i.e. once the signal is queued to its target (or with
+// init's errno): a notification signal must be pending before the send that fired it
+// returns (spec §6.3). Thread-safe (requests are serialized; each carries a sequence
+// number that init's acknowledgement repeats). Waits at most kSignalAckTimeoutMs.
 struct SignalRequest {
+  uint32_t seq;
   int32_t pid;
   int32_t sig;
   uint8_t info[128];
 };
+struct SignalAck {
+  uint32_t seq;
+  int32_t error;  // errno of init's rt_sigqueueinfo, 0 on success
+};
+inline constexpr int kSignalAckTimeoutMs = 2000;
 absl::Status QueueSignal(const Sandbox& sandbox, pid_t pid, int sig, const void* siginfo);
 
 }  // namespace mqsentry::sentry

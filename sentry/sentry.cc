@@ -368,16 +368,6 @@ void Sentry::PollWake(const ipc::Queue& queue) {
   if (mqfs_ != nullptr) mqfs_->PollWake(queue);
 }
 
-void Sentry::DropFiredDelivery(ipc::ProcessRef owner) {
-  absl::MutexLock lock(&deliveries_mu_);
-  for (auto it = deliveries_.rbegin(); it != deliveries_.rend(); ++it) {
-    if (!it->removed && it->firing.registration.owner == owner) {
-      deliveries_.erase(std::next(it).base());
-      return;
-    }
-  }
-}
-
 namespace {
 
 // NSpid of host process `pid` (/proc/<pid>/status): its pid in each PID namespace, from

@@ -151,8 +151,6 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
   static constexpr int kErestartsys = 512;  // ERESTARTSYS, kernel-internal
   void ArmTimer() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FlushDeliveries();
-  // Forgets the pending firing of `owner`'s registration (its send was undone).
-  void DropFiredDelivery(ipc::ProcessRef owner);
   absl::StatusOr<CallerIdentity> ReadIdentity(int32_t tid, IdentityReader::Parts parts = {});
   // The pid numbers of a notification owner, for NOTIFY_PID after it has exited.
   void RememberOwnerPids(int32_t owner_host_tgid, IdentityReader::PidChain chain);

@@ -327,6 +327,102 @@ TEST_F(MqNotify, SiginfoNamesTheSendingProcessAndItsRealUid_Spec6_3) {
   EXPECT_EQ(info.si_value.sival_ptr, reinterpret_cast<void*>(42));
 }
 
+// ---- §6.3: the notification is queued inside the send that fires it ----
+
+constexpr int kOrderingIterations = 200;
+
+std::atomic<int> g_fired{0};
+void FiredHandler(int) { g_fired.fetch_add(1, std::memory_order_relaxed); }
+
+// Receives the one message of `fd`, retrying an interruption by a (late) signal.
+ssize_t ReceiveRetrying(int fd) {
+  char buf[16];
+  ssize_t n;
+  do {
+    n = RawMqTimedReceive(fd, buf, sizeof(buf), nullptr, nullptr);
+  } while (n < 0 && errno == EINTR);
+  return n;
+}
+
+// Whether signal `sig` is in the shared pending set of process `pid` (ShdPnd).
+bool SharedPending(pid_t pid, int sig) {
+  const std::string status = ReadFile("/proc/" + std::to_string(pid) + "/status");
+  const size_t at = status.find("\nShdPnd:\t");
+  if (at == std::string::npos) return false;
+  const uint64_t mask = std::strtoull(status.c_str() + at + 9, nullptr, 16);
+  return (mask >> (sig - 1)) & 1;
+}
+
+// §6.3: the signal is sent from inside mq_timedsend, so an owner that sends to its own
+// empty queue has run its handler by the time mq_send returns (the kernel delivers pending
+// signals on the way back to user mode).
+TEST_F(MqNotify, OwnersHandlerHasRunWhenItsOwnSendReturns_Spec6_3) {
+  const int sig = SIGRTMIN + 3;
+  ScopedSigaction sa(sig, FiredHandler, 0);
+  TestQueue q(4, 16);
+  ASSERT_QUEUE_OK(q);
+  const struct sigevent sev = SignalEvent(sig);
+  int late = 0;
+  for (int i = 0; i < kOrderingIterations; ++i) {
+    g_fired = 0;
+    ASSERT_THAT(RawMqNotify(q.fd(), &sev), SyscallSucceeds());
+    ASSERT_THAT(RawMqTimedSend(q.fd(), "x", 1, 0, nullptr), SyscallSucceeds());
+    if (g_fired.load() != 1) ++late;
+    // A late signal must still come (once) before the next round.
+    for (int w = 0; w < 10000 && g_fired.load() == 0; ++w) usleep(100);
+    ASSERT_EQ(g_fired.load(), 1) << "iteration " << i;
+    ASSERT_THAT(ReceiveRetrying(q.fd()), SyscallSucceedsWithValue(1));
+  }
+  EXPECT_EQ(late, 0) << late << " of " << kOrderingIterations
+                     << " sends returned before the handler ran";
+}
+
+// §6.3: the same when the sender is another thread of the owner: the signal is pending
+// for the process (every thread blocks it here) when the other thread's send returns.
+TEST_F(MqNotify, SignalIsPendingWhenAnotherThreadsSendReturns_Spec6_3) {
+  TestQueue q(4, 16);
+  ASSERT_QUEUE_OK(q);
+  const struct sigevent sev = SignalEvent(NotifySignal());
+  int late = 0;
+  for (int i = 0; i < kOrderingIterations; ++i) {
+    ASSERT_THAT(RawMqNotify(q.fd(), &sev), SyscallSucceeds());
+    bool pending_at_return = false;
+    int send_result = -1;
+    std::thread t([&] {
+      send_result = RawMqTimedSend(q.fd(), "t", 1, 0, nullptr);
+      pending_at_return = SignalIsPending(NotifySignal());
+    });
+    t.join();
+    ASSERT_EQ(send_result, 0) << "iteration " << i;
+    if (!pending_at_return) ++late;
+    ASSERT_TRUE(WaitForSignal(NotifySignal(), nullptr, 10000)) << "iteration " << i;
+    ASSERT_THAT(ReceiveRetrying(q.fd()), SyscallSucceedsWithValue(1));
+  }
+  EXPECT_EQ(late, 0) << late << " of " << kOrderingIterations
+                     << " sends returned before the signal was pending";
+}
+
+// §6.3: the same when the owner is another process: when the sender's mq_send returns,
+// the signal is in the owner's shared pending set.
+TEST_F(MqNotify, SignalIsPendingAtAnotherOwnerWhenTheSendReturns_Spec6_3) {
+  TestQueue q(4, 16);
+  ASSERT_QUEUE_OK(q);
+  const struct sigevent sev = SignalEvent(NotifySignal());
+  const pid_t owner = getpid();
+  constexpr int kRounds = 50;
+  for (int i = 0; i < kRounds; ++i) {
+    ASSERT_THAT(RawMqNotify(q.fd(), &sev), SyscallSucceeds());
+    const pid_t child = ForkChild([&]() -> int {
+      CHILD_CHECK_OK(RawMqTimedSend(q.fd(), "p", 1, 0, nullptr));
+      CHILD_CHECK(SharedPending(owner, NotifySignal()));
+      return 0;
+    });
+    ASSERT_CHILD_OK(WaitChild(child)) << "iteration " << i;
+    ASSERT_TRUE(WaitForSignal(NotifySignal(), nullptr, 10000)) << "iteration " << i;
+    ASSERT_THAT(ReceiveRetrying(q.fd()), SyscallSucceedsWithValue(1));
+  }
+}
+
 // §1.4: "signalfd shows the same data as ssi_pid, ssi_uid, ssi_int and ssi_ptr."
 TEST_F(MqNotify, SignalfdShowsTheSameData_Spec1_4) {
   sigset_t set;
@@ -702,6 +798,30 @@ TEST_F(MqNotify, RawSigevThreadDeliversCookieWithWokenUp_Spec6_3) {
   // One-shot.
   EXPECT_THAT(RawMqNotify(q.fd(), &sev), SyscallSucceeds());
   EXPECT_THAT(RawMqNotify(q.fd(), nullptr), SyscallSucceeds());
+}
+
+// §6.3: the SIGEV_THREAD cookie is in the socket when the send that fired it returns.
+TEST_F(MqNotify, RawSigevThreadCookieIsQueuedWhenTheSendReturns_Spec6_3) {
+  ScopedFd nl(NetlinkSocket());
+  ASSERT_THAT(nl.get(), SyscallSucceeds());
+  TestQueue q(4, 16);
+  ASSERT_QUEUE_OK(q);
+  unsigned char cookie[32] = {};
+  const struct sigevent sev = ThreadEvent(nl.get(), cookie);
+  int late = 0;
+  for (int i = 0; i < kOrderingIterations; ++i) {
+    ASSERT_THAT(RawMqNotify(q.fd(), &sev), SyscallSucceeds());
+    ASSERT_THAT(RawMqTimedSend(q.fd(), "c", 1, 0, nullptr), SyscallSucceeds());
+    unsigned char buf[64];
+    if (recv(nl.get(), buf, sizeof(buf), MSG_DONTWAIT) != 32) {
+      ++late;
+      ASSERT_THAT(RecvCookie(nl.get(), buf, sizeof(buf)), SyscallSucceedsWithValue(32));
+    }
+    EXPECT_EQ(buf[31], 1);  // NOTIFY_WOKENUP
+    ASSERT_THAT(ReceiveRetrying(q.fd()), SyscallSucceedsWithValue(1));
+  }
+  EXPECT_EQ(late, 0) << late << " of " << kOrderingIterations
+                     << " sends returned before the cookie was queued";
 }
 
 // §6.2: "Removing a SIGEV_THREAD registration sends the cookie with byte 31 =
