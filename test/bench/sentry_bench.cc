@@ -2,13 +2,15 @@
 // one run, with the ratios. Usage:
 //   sentry_bench MQSENTRY_BINARY [--seconds S]     drive: run every workload both ways
 //   sentry_bench --workload NAME --seconds S       one workload here; prints "ns_per_op N"
-// Workloads: pair (send+receive in one process), pingpong (two processes, two queues),
+// Workloads: pair (send+receive in one process), notify (pair + a SIGEV_SIGNAL
+// notification fired and collected), pingpong (two processes, two queues),
 // cycle (mq_open O_CREAT + close + mq_unlink), big (512 KiB send+receive), and
 // trap_floor: the floor of any seccomp-notify supervisor on this machine, run natively —
 // two trapped getppid calls answered at once by a parent that does what mqsentry's loop
 // does around a call (poll, RECV, SEND with sync wake-up) and nothing else.
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <mqueue.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -74,6 +76,33 @@ double Pair(double seconds, size_t size) {
   double ns = Measure(seconds, [&] {
     if (mq_send(q, buf.data(), size, 1) != 0) Die("mq_send");
     if (mq_receive(q, buf.data(), size, nullptr) < 0) Die("mq_receive");
+  });
+  mq_close(q);
+  mq_unlink(name.c_str());
+  return ns;
+}
+
+// A send that fires a SIGEV_SIGNAL notification: mq_notify + mq_send (fires) + the
+// signal collected with sigtimedwait + mq_receive. Compare with pair: the difference is
+// what the notification costs (under mqsentry: the signal queued before the send returns).
+double NotifyPair(double seconds) {
+  const std::string name = Name("notify");
+  mqd_t q = Open(name, 10, 64);
+  const int sig = SIGRTMIN + 1;
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, sig);
+  sigprocmask(SIG_BLOCK, &set, nullptr);
+  sigevent sev{};
+  sev.sigev_notify = SIGEV_SIGNAL;
+  sev.sigev_signo = sig;
+  char buf[64] = "x";
+  double ns = Measure(seconds, [&] {
+    if (mq_notify(q, &sev) != 0) Die("mq_notify");
+    if (mq_send(q, buf, 1, 1) != 0) Die("mq_send");
+    const timespec ten_s{10, 0};
+    if (sigtimedwait(&set, nullptr, &ten_s) != sig) Die("sigtimedwait");
+    if (mq_receive(q, buf, sizeof(buf), nullptr) < 0) Die("mq_receive");
   });
   mq_close(q);
   mq_unlink(name.c_str());
@@ -185,6 +214,8 @@ int RunWorkload(const std::string& w, double seconds) {
   double ns = 0;
   if (w == "pair") {
     ns = Pair(seconds, 64);
+  } else if (w == "notify") {
+    ns = NotifyPair(seconds);
   } else if (w == "pingpong") {
     ns = PingPong(seconds);
   } else if (w == "cycle") {
@@ -268,6 +299,7 @@ int main(int argc, char** argv) {
     const char* what;
     double aim;  // the target ratio, 0 = none
   } rows[] = {{"pair", "send+receive pair, one process, 64 B", 10},
+              {"notify", "mq_notify+send (fires)+sigtimedwait+receive", 0},
               {"pingpong", "ping-pong, two processes, 64 B", 0},
               {"cycle", "mq_open(O_CREAT)+close+mq_unlink", 6},
               {"big", "send+receive pair, 512 KiB", 0}};
