@@ -21,12 +21,14 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -40,6 +42,7 @@
 #include "absl/synchronization/mutex.h"
 #include "kernel/abi.h"
 #include "sentry/fd_passing.h"
+#include "sentry/kept_fds.h"
 #include "sentry/mountinfo.h"
 #include "sentry/seccomp_filter.h"
 #include "sentry/unique_fd.h"
@@ -120,24 +123,22 @@ void ResetSignalHandlers() {
   }
 }
 
-// The supervisor's close-on-exec descriptors (its listener sockets, FUSE, mqfs files...)
-// would be closed by an exec; init does not exec, so it closes them itself. Descriptors
-// without FD_CLOEXEC are the program's to inherit.
-void CloseInheritedCloexecFds(int keep) {
-  DIR* dir = opendir("/proc/self/fd");
-  if (dir == nullptr) return;
-  std::vector<int> to_close;
-  const int dir_fd = dirfd(dir);
-  while (dirent* e = readdir(dir)) {
-    char* end;
-    const long fd = std::strtol(e->d_name, &end, 10);
-    if (*end != '\0' || e->d_name[0] == '\0') continue;
-    if (fd == dir_fd || fd == keep || fd <= 2) continue;
-    const int flags = fcntl(static_cast<int>(fd), F_GETFD);
-    if (flags >= 0 && (flags & FD_CLOEXEC) != 0) to_close.push_back(static_cast<int>(fd));
+// Everything init inherited from the supervisor but the program's descriptors (0 ..
+// LastKeptFd) and the control socket: the supervisor's own (listener sockets, FUSE, mqfs
+// files...) and whatever the caller left open without naming it (--preserve-fds). Launch()
+// checked the kept ones (kept_fds.h), and they are all open, so the control socket, made
+// after, lies above them.
+absl::Status CloseUnkeptFds(const InitArgs& a) {
+  const unsigned last_kept = static_cast<unsigned>(LastKeptFd(a.options->preserve_fds));
+  const unsigned control = static_cast<unsigned>(a.control_fd);
+  if (control <= last_kept) {
+    return absl::InternalError(absl::StrCat("control socket fd ", control, " among kept fds"));
   }
-  closedir(dir);
-  for (int fd : to_close) close(fd);
+  if (control > last_kept + 1 && syscall(SYS_close_range, last_kept + 1, control - 1, 0U) != 0) {
+    return Errno("close_range");
+  }
+  if (syscall(SYS_close_range, control + 1, ~0U, 0U) != 0) return Errno("close_range");
+  return absl::OkStatus();
 }
 
 // Detaches every mqueue mount reachable by path, so the host's queues cannot be opened
@@ -187,6 +188,34 @@ absl::Status SetUpMounts() {
   (void)umount2("/proc", MNT_DETACH);
   if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
     return Errno("mount proc on /proc");
+  }
+  return absl::OkStatus();
+}
+
+// The kernel moved init's working directory into the copy of its mount (copy_mnt_ns), but
+// SetUpMounts() may then have detached or covered that mount (a host mqueue mount, the
+// host's /proc), and a working directory keeps its mount reachable: "." would still be
+// the host's queues. Such a directory is entered again by path, which lands on what the
+// sandbox has there now; any other stays as inherited (it may be unreachable by path for
+// the program's uid).
+bool IsMqueueOrProc(const char* path) {
+  constexpr unsigned long kProcMagic = 0x9fa0;  // PROC_SUPER_MAGIC
+  struct statfs sf;
+  if (statfs(path, &sf) != 0) return false;
+  const auto magic = static_cast<unsigned long>(sf.f_type);
+  return magic == kMqueueMagic || magic == kProcMagic;
+}
+
+absl::Status ReenterWorkingDirectory(const std::string& cwd) {
+  if (!IsMqueueOrProc(".")) return absl::OkStatus();
+  if (chdir(cwd.c_str()) != 0) {
+    return Errno(absl::StrCat("the working directory ", cwd, " is not in the sandbox"));
+  }
+  struct statfs sf;
+  if (statfs(".", &sf) != 0) return Errno("statfs of the working directory");
+  if (static_cast<unsigned long>(sf.f_type) == kMqueueMagic) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the working directory ", cwd, " is on an mqueue filesystem"));
   }
   return absl::OkStatus();
 }
@@ -300,6 +329,7 @@ void SetIdsOrExit(const LaunchOptions& o) {
 [[noreturn]] void RunProgram(const InitArgs& a) {
   const LaunchOptions& o = *a.options;
   sigprocmask(SIG_SETMASK, &a.original_mask, nullptr);
+  for (int fd = 0; fd <= LastKeptFd(o.preserve_fds); ++fd) fcntl(fd, F_SETFD, 0);
   if (o.unprivileged) {
     const char* what = "";
     if (const int err = EnterProgramUserNamespace(a, &what); err != 0) {
@@ -400,8 +430,13 @@ int InitMain(InitArgs& a) {
   prctl(PR_SET_DUMPABLE, 0);
 
   ResetSignalHandlers();
-  CloseInheritedCloexecFds(a.control_fd);
+  if (absl::Status s = CloseUnkeptFds(a); !s.ok()) return Fail(a.control_fd, s);
+  char cwd[PATH_MAX];
+  if (getcwd(cwd, sizeof(cwd)) == nullptr) {
+    return Fail(a.control_fd, Errno("getcwd (is the working directory reachable?)"));
+  }
   if (absl::Status s = SetUpMounts(); !s.ok()) return Fail(a.control_fd, s);
+  if (absl::Status s = ReenterWorkingDirectory(cwd); !s.ok()) return Fail(a.control_fd, s);
   if (a.options->unprivileged) {
     if (absl::Status s = EnterSandboxUserAndIpcNamespaces(a); !s.ok()) {
       return Fail(a.control_fd, s);
@@ -446,6 +481,7 @@ absl::Status ValidateOptions(const LaunchOptions& options) {
     return absl::InvalidArgumentError("no program to run");
   }
   if (options.rules.empty()) return absl::InvalidArgumentError("no seccomp rules");
+  if (absl::Status s = CheckKeptDescriptors(options.preserve_fds); !s.ok()) return s;
   for (const auto& [name, value] : options.sysctls) {
     if (name.empty() || name == "." || name == ".." ||
         name.find_first_of("/\n") != std::string::npos) {

@@ -63,6 +63,10 @@ struct LaunchOptions {
   // returned true): init and the program get user namespaces of their own (see the top of
   // this file), which lets --sysctl and --uid/--gid work without privilege.
   bool unprivileged = false;
+  // The program keeps fds 0-2 and 3 .. 3+preserve_fds-1 (runc's --preserve-fds); init
+  // closes every other descriptor. Launch() refuses kept descriptors that reach the host's
+  // mount tree or mqueue code (kept_fds.h) and fds in the range that are not open.
+  int preserve_fds = 0;
 };
 
 struct Sandbox {
@@ -82,8 +86,9 @@ absl::StatusOr<bool> EnterSupervisorUserNamespaceIfUnprivileged();
 // reaped. Call it from the thread that lives as long as the sandbox (init's parent-death
 // signal fires when that *thread* exits) and while no other thread can hold a libc lock
 // (before starting threads): init is a raw clone of the caller, not a fork(3).
-// Inherited: environment, cwd, stdin/stdout/stderr and every descriptor without
-// FD_CLOEXEC, the signal mask and ignored signals as they are at the call.
+// Inherited: environment, cwd (by path: entered again after the sandbox's mounts are
+// made), the kept descriptors (LaunchOptions::preserve_fds), the signal mask and ignored
+// signals as they are at the call.
 absl::StatusOr<Sandbox> Launch(const LaunchOptions& options);
 
 // Sends "go": init starts the program. Call once the listener is being served.

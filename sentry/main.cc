@@ -5,6 +5,8 @@
 //     --strace                        one decoded line per emulated call, on stderr
 //     --strace-log FILE               the same, into FILE
 //     --uid N --gid N                 identity inside the sandbox (default: the caller's)
+//     --preserve-fds N                the program also keeps fds 3 .. 3+N-1 (runc's flag);
+//                                     every other descriptor but 0-2 is closed
 //
 // Exit status: the program's; 128+N if signal N killed it; 125 if mqsentry itself failed.
 #include <fcntl.h>
@@ -30,6 +32,7 @@
 #include "kernel/ids.h"
 #include "kernel/user_namespace.h"
 #include "sentry/identity.h"
+#include "sentry/kept_fds.h"
 #include "sentry/launcher.h"
 #include "sentry/platform.h"
 #include "sentry/sentry.h"
@@ -66,7 +69,8 @@ void Usage() {
                "(repeatable)\n"
                "  --strace                       trace emulated calls to stderr\n"
                "  --strace-log FILE              trace emulated calls to FILE\n"
-               "  --uid N --gid N                identity inside the sandbox\n");
+               "  --uid N --gid N                identity inside the sandbox\n"
+               "  --preserve-fds N               also pass fds 3 .. 3+N-1 to the program\n");
 }
 
 int Die(const std::string& message) {
@@ -106,6 +110,13 @@ std::string ParseRun(int argc, char** argv, Flags* f) {
         return absl::StrCat(a, " needs a numeric id");
       }
       (a == "--uid" ? f->launch.uid : f->launch.gid) = id;
+    } else if (a == "--preserve-fds") {
+      const char* v = value("--preserve-fds");
+      int n = 0;
+      if (!v || !absl::SimpleAtoi(v, &n) || n < 0 || n > 65536) {
+        return "--preserve-fds needs a number of descriptors";
+      }
+      f->launch.preserve_fds = n;
     } else if (a == "--sysctl") {
       const char* v = value("--sysctl");
       if (!v) return "--sysctl needs NAME=VALUE";
@@ -133,10 +144,17 @@ int Run(int argc, char** argv) {
   // Debian's Abseil is built with deadlock detection on: a graph update on every lock.
   // The lock order is documented per class and checked by the tests' debug builds.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  // Before anything opens a descriptor that could land on a closed 0, 1 or 2, which the
+  // program inherits.
+  if (absl::Status s = FillStandardDescriptors(); !s.ok()) return Die(std::string(s.message()));
   Flags flags;
   if (std::string err = ParseRun(argc, argv, &flags); !err.empty()) {
     Usage();
     return Die(err);
+  }
+  // Before opening anything (a trace file could otherwise take a closed fd of the range).
+  if (absl::Status s = CheckKeptDescriptors(flags.launch.preserve_fds); !s.ok()) {
+    return Die(std::string(s.message()));
   }
   FILE* trace = nullptr;
   if (!flags.strace_log.empty()) {
@@ -169,6 +187,9 @@ int Run(int argc, char** argv) {
   flags.launch.unprivileged = *unprivileged;
   absl::StatusOr<Sandbox> sandbox = Launch(flags.launch);
   if (!sandbox.ok()) return Die(std::string(sandbox.status().message()));
+  // The preserved descriptors are the program's now (a pipe's end held here would keep
+  // its reader from seeing EOF).
+  for (int fd = 3; fd <= LastKeptFd(flags.launch.preserve_fds); ++fd) close(fd);
   // Only now (the sandbox keeps the caller's limits): the supervisor holds descriptors for
   // namespaces, registrations and cached fdinfo files.
   if (rlimit nofile; getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {

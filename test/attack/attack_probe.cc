@@ -1,0 +1,231 @@
+// attack_probe: what a hostile program tries with what it inherits, one probe per
+// subcommand, each printing one line that the test scripts compare (no pids, no
+// addresses). Also the launcher side of the attacks: `hold` opens a descriptor of a given
+// kind at a given number and execs the rest of the command line with it.
+//
+//   attack_probe hold KIND PATH FD -- CMD...   KIND: dir, opath, mq (PATH = queue name),
+//                                              pidfd (PATH ignored: the probe's own pid)
+//   attack_probe fd FD [SUB]     "fd FD: EBADF", or what readdir and openat(O_CREAT) gave
+//                                in FD (or in its subdirectory SUB)
+//   attack_probe cwd             readdir(".") and openat(".", O_CREAT) of the working dir
+//   attack_probe caps            Cap{Inh,Prm,Eff,Bnd,Amb} of /proc/self/status, and capget
+//   attack_probe unshare-ipc     unshare(CLONE_NEWIPC): "ok" or the errno name
+//   attack_probe userns-ipc      unshare(CLONE_NEWUSER|CLONE_NEWIPC), then mq_open and
+//                                mq_unlink of a queue there, and a new mount namespace
+//   attack_probe open-by-handle PATH   name_to_handle_at + open_by_handle_at
+//   attack_probe mq-create NAME / mq-exists NAME / mq-unlink NAME   (raw syscalls)
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <sched.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+// "EBADF": what the scripts compare.
+std::string ErrName(int err) {
+  const char* name = strerrorname_np(err);
+  return name != nullptr ? name : std::to_string(err);
+}
+
+std::string Result(long rc) { return rc >= 0 ? "ok" : ErrName(errno); }
+
+// Names in a directory descriptor (dup'd, so `fd` stays open), sorted, without . and ..
+std::string List(int fd) {
+  const int copy = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (copy < 0) return ErrName(errno);
+  DIR* dir = fdopendir(copy);
+  if (dir == nullptr) return ErrName(errno);
+  std::vector<std::string> names;
+  while (dirent* e = readdir(dir)) {
+    if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) {
+      names.push_back(e->d_name);
+    }
+  }
+  closedir(dir);
+  std::sort(names.begin(), names.end());
+  std::string out = "[";
+  for (size_t i = 0; i < names.size(); ++i) out += (i ? " " : "") + names[i];
+  return out + "]";
+}
+
+// The probe of a directory-like descriptor: list it, create in it (left in place for the
+// test script to look for on the host).
+std::string ProbeDir(int fd, const char* created) {
+  const std::string list = List(fd);
+  const int made = openat(fd, created, O_CREAT | O_RDWR | O_CLOEXEC, 0600);
+  const std::string create = made >= 0 ? "ok" : ErrName(errno);
+  if (made >= 0) close(made);
+  return "list " + list + " create " + create;
+}
+
+int Hold(int argc, char** argv) {
+  if (argc < 7 || std::strcmp(argv[5], "--") != 0) return 2;
+  const std::string kind = argv[2];
+  const char* path = argv[3];
+  const int target = std::atoi(argv[4]);
+  int fd = -1;
+  if (kind == "dir") {
+    fd = open(path, O_RDONLY | O_DIRECTORY);
+  } else if (kind == "opath") {
+    fd = open(path, O_PATH);
+  } else if (kind == "mq") {
+    fd = static_cast<int>(syscall(SYS_mq_open, path, O_RDWR, 0, nullptr));
+  } else if (kind == "pidfd") {
+    fd = static_cast<int>(syscall(SYS_pidfd_open, getpid(), 0));
+  } else {
+    return 2;
+  }
+  if (fd < 0) {
+    std::fprintf(stderr, "attack_probe hold %s %s: %s\n", kind.c_str(), path, std::strerror(errno));
+    return 2;
+  }
+  if (fd != target) {
+    if (dup2(fd, target) < 0) return 2;
+    close(fd);
+  }
+  fcntl(target, F_SETFD, 0);  // mq_open and pidfd_open set FD_CLOEXEC
+  execvp(argv[6], argv + 6);
+  std::fprintf(stderr, "attack_probe: exec %s: %s\n", argv[6], std::strerror(errno));
+  return 127;
+}
+
+int ProbeFd(int fd, const char* sub) {
+  if (fcntl(fd, F_GETFD) < 0) {
+    std::printf("fd %d: %s\n", fd, ErrName(errno).c_str());
+    return 0;
+  }
+  // An mq descriptor's read() is its queue's status line.
+  struct statfs sf;
+  struct stat st;
+  if (fstatfs(fd, &sf) == 0 && sf.f_type == 0x19800202 && fstat(fd, &st) == 0 &&
+      S_ISREG(st.st_mode) && sub == nullptr) {
+    char status[128];
+    const ssize_t n = pread(fd, status, sizeof(status), 0);
+    std::printf("fd %d: mqueue file, read %s\n", fd, n >= 0 ? "ok" : ErrName(errno).c_str());
+    return 0;
+  }
+  int dir = fd;
+  if (sub != nullptr) {
+    dir = openat(fd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0) {
+      std::printf("fd %d: open, %s: %s\n", fd, sub, ErrName(errno).c_str());
+      return 0;
+    }
+  }
+  std::printf("fd %d: open, %s\n", fd, ProbeDir(dir, "attack-created").c_str());
+  return 0;
+}
+
+int ProbeCwd() {
+  std::printf("cwd: %s\n", ProbeDir(AT_FDCWD, "attack-cwd-created").c_str());
+  return 0;
+}
+
+std::string StatusLine(const std::string& key) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(key + ":", 0) == 0) {
+      size_t i = key.size() + 1;
+      while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+      return line.substr(i);
+    }
+  }
+  return "?";
+}
+
+int Caps() {
+  for (const char* key : {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"}) {
+    std::printf("%s %s\n", key, StatusLine(key).c_str());
+  }
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2] = {};
+  if (syscall(SYS_capget, &header, data) != 0) {
+    std::printf("capget %s\n", ErrName(errno).c_str());
+    return 0;
+  }
+  const unsigned long long eff =
+      (static_cast<unsigned long long>(data[1].effective) << 32) | data[0].effective;
+  std::printf("capget effective %016llx\n", eff);
+  return 0;
+}
+
+int UnshareIpc() {
+  std::printf("unshare(CLONE_NEWIPC): %s\n", Result(unshare(CLONE_NEWIPC)).c_str());
+  return 0;
+}
+
+// What a program that needs its own IPC (or mount) namespace does without CAP_SYS_ADMIN.
+int UsernsIpc() {
+  const long rc = unshare(CLONE_NEWUSER | CLONE_NEWIPC);
+  std::printf("unshare(CLONE_NEWUSER|CLONE_NEWIPC): %s\n", Result(rc).c_str());
+  if (rc != 0) return 0;
+  const long q = syscall(SYS_mq_open, "attack-userns-queue", O_CREAT | O_RDWR | O_EXCL, 0600, nullptr);
+  std::printf("mq_open in it: %s\n", Result(q).c_str());
+  if (q >= 0) {
+    std::printf("mq_unlink in it: %s\n", Result(syscall(SYS_mq_unlink, "attack-userns-queue")).c_str());
+  }
+  std::printf("unshare(CLONE_NEWNS) in it: %s\n", Result(unshare(CLONE_NEWNS)).c_str());
+  return 0;
+}
+
+int OpenByHandle(const char* path) {
+  struct {
+    file_handle h;
+    unsigned char bytes[MAX_HANDLE_SZ];
+  } handle;
+  handle.h.handle_bytes = MAX_HANDLE_SZ;
+  int mount_id;
+  if (name_to_handle_at(AT_FDCWD, path, &handle.h, &mount_id, 0) != 0) {
+    std::printf("name_to_handle_at: %s\n", ErrName(errno).c_str());
+    return 0;
+  }
+  const int mount_fd = open(path, O_RDONLY | O_CLOEXEC);
+  const int fd = open_by_handle_at(mount_fd, &handle.h, O_RDONLY | O_CLOEXEC);
+  std::printf("open_by_handle_at: %s\n", Result(fd).c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) return 2;
+  const std::string cmd = argv[1];
+  if (cmd == "hold") return Hold(argc, argv);
+  if (cmd == "fd" && (argc == 3 || argc == 4)) {
+    return ProbeFd(std::atoi(argv[2]), argc == 4 ? argv[3] : nullptr);
+  }
+  if (cmd == "cwd") return ProbeCwd();
+  if (cmd == "caps") return Caps();
+  if (cmd == "unshare-ipc") return UnshareIpc();
+  if (cmd == "userns-ipc") return UsernsIpc();
+  if (cmd == "open-by-handle" && argc == 3) return OpenByHandle(argv[2]);
+  if (argc == 3 && cmd.rfind("mq-", 0) == 0) {
+    long rc;
+    if (cmd == "mq-create") {
+      rc = syscall(SYS_mq_open, argv[2], O_CREAT | O_RDWR | O_CLOEXEC, 0644, nullptr);
+    } else if (cmd == "mq-exists") {
+      rc = syscall(SYS_mq_open, argv[2], O_RDONLY | O_CLOEXEC, 0, nullptr);
+    } else if (cmd == "mq-unlink") {
+      rc = syscall(SYS_mq_unlink, argv[2]);
+    } else {
+      return 2;
+    }
+    std::printf("%s %s: %s\n", cmd.c_str(), argv[2], Result(rc).c_str());
+    return 0;
+  }
+  return 2;
+}
