@@ -23,9 +23,11 @@
 #include "kernel/abi.h"
 #include "kernel/capabilities.h"
 #include "kernel/user_namespace.h"
+#include "sentry/cookie_channels.h"
 #include "sentry/log.h"
 #include "sentry/ns_limits.h"
 #include "sentry/sentry.h"
+#include "sentry/unique_fd.h"
 
 namespace mqsentry::sentry {
 namespace {
@@ -458,8 +460,13 @@ void Sentry::HandleNotify(const TrappedCall& call, const SyscallEntry& e) {
 
   int notify = 0, signo = 0;
   uint64_t value = 0;
-  int sock = -1;
   std::array<uint8_t, 32> cookie{};
+  // SIGEV_THREAD: the channel the cookies go through (sentry/cookie_channels.h), and, for
+  // a socket not yet replaced, the new channel's end to install in its place.
+  uint64_t channel = 0;
+  std::optional<CookieChannels::Created> created;
+  UniqueFd sock;
+  bool sock_cloexec = false;
   if (sev_ptr != 0) {
     if (e.compat_sigevent) {
       abi::CompatSigEvent s;
@@ -490,46 +497,34 @@ void Sentry::HandleNotify(const TrappedCall& call, const SyscallEntry& e) {
       if (!platform_->memory().Read(call.tid, cookie_ptr, cookie.data(), cookie.size())) {
         return fail(EFAULT);
       }
-      sock = platform_->GetFd(call.tid, signo);
-      if (sock < 0) return fail(EBADF);
-      int domain = 0;
-      socklen_t len = sizeof(domain);
-      if (getsockopt(sock, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0) {
-        const int err = errno == ENOTSOCK ? ENOTSOCK : EBADF;
-        close(sock);
-        return fail(err);
-      }
-      if (domain != AF_NETLINK) {
-        close(sock);
-        return fail(EINVAL);
-      }
-      // The supervisor delivers the cookie as a unicast to the socket's own port id, so
-      // an unbound socket gets an automatically chosen one now.
-      sockaddr_nl self{};
-      socklen_t slen = sizeof(self);
-      if (getsockname(sock, reinterpret_cast<sockaddr*>(&self), &slen) == 0 && self.nl_pid == 0) {
-        sockaddr_nl any{};
-        any.nl_family = AF_NETLINK;
-        (void)!bind(sock, reinterpret_cast<sockaddr*>(&any), sizeof(any));
+      sock = UniqueFd(platform_->GetFd(call.tid, signo));
+      if (!sock.valid()) return fail(EBADF);
+      if (std::optional<uint64_t> found = cookie_channels_.Find(sock.get())) {
+        channel = *found;  // a socket already replaced: the netlink socket, to the program
+      } else {
+        int domain = 0;
+        socklen_t len = sizeof(domain);
+        if (getsockopt(sock.get(), SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0) {
+          return fail(errno == ENOTSOCK ? ENOTSOCK : EBADF);
+        }
+        if (domain != AF_NETLINK) return fail(EINVAL);
+        std::optional<FdInfo> info = fd_info_.Read(call.tid, signo);
+        if (!info) return fail(EBADF);  // closed meanwhile by another thread
+        sock_cloexec = (info->flags & abi::kOCloexec) != 0;
+        // The kernel allocates the cookie's skb here: ENOMEM if it cannot.
+        created = cookie_channels_.Create((info->flags & abi::kONonblock) != 0);
+        if (!created) return fail(ENOMEM);
+        channel = created->id;
       }
     }
   }
   // Step 4: the descriptor; no access mode is needed.
   int err = 0;
   std::optional<Descriptor> d = ResolveFd(call, mqdes, &err);
-  if (!d) {
-    if (sock >= 0) close(sock);
-    return fail(err);
-  }
+  if (!d) return fail(err);
   absl::StatusOr<CallerIdentity> id = ReadIdentity(call.tid);
-  if (!platform_->StillValid(call.id)) {
-    if (sock >= 0) close(sock);
-    return;
-  }
-  if (!id.ok()) {
-    if (sock >= 0) close(sock);
-    return Fail(id.status());
-  }
+  if (!platform_->StillValid(call.id)) return;
+  if (!id.ok()) return Fail(id.status());
   ipc::Queue& queue = d->inode->queue();
   // Step 5.
   if (sev_ptr == 0) {
@@ -540,10 +535,7 @@ void Sentry::HandleNotify(const TrappedCall& call, const SyscallEntry& e) {
   // and its image (a signal goes only to the image that registered).
   absl::StatusOr<IdentityReader::PidChain> owner_pids = identity_->PidChainOf(id->tgid);
   absl::StatusOr<uint64_t> exec_token = identity_->ExecToken(id->tgid);
-  if (!platform_->StillValid(call.id)) {
-    if (sock >= 0) close(sock);
-    return;
-  }
+  if (!platform_->StillValid(call.id)) return;
   ipc::NotificationRegistration r;
   r.owner = id->process;
   r.owner_host_tgid = id->tgid;
@@ -552,19 +544,54 @@ void Sentry::HandleNotify(const TrappedCall& call, const SyscallEntry& e) {
   r.notify = notify;
   r.signo = notify == abi::kSigevSignal ? signo : 0;
   r.value = value;
-  r.socket = sock >= 0 ? static_cast<uint64_t>(sock) : 0;
+  r.socket = channel;
   r.cookie = cookie;
   SyscallResult result = queue.RegisterNotification(std::move(r));
-  if (!result.ok() && sock >= 0) close(sock);
+  if (result.ok() && created) {
+    // The program's socket becomes the channel's end, at the same number.
+    absl::StatusOr<std::optional<int>> installed =
+        platform_->InstallFdAt(call, created->program_end.get(), signo, sock_cloexec);
+    if (!installed.ok() || !installed->has_value() || **installed != 0) {
+      queue.UndoRegisterNotification(id->process);
+      if (!installed.ok()) return Fail(installed.status());
+      if (!installed->has_value()) return;  // interrupted: nothing was installed
+      return fail(**installed);
+    }
+    WakeReceiversOf(sock.get());
+  }
   if (result.ok() && owner_pids.ok()) RememberOwnerPids(id->tgid, std::move(*owner_pids));
   if (result.ok()) mqfs_->Touch(*d->inode, /*modified=*/false);  // before the answer
   if (!Reply(call, trace, result) && result.ok()) {
     // Interrupted before the answer arrived: a restarted call must not meet its own
     // registration (EBUSY).
-    if (auto undone = queue.UndoRegisterNotification(id->process); undone && sock >= 0) {
-      close(sock);
-    }
+    queue.UndoRegisterNotification(id->process);
   }
+}
+
+// A thread of the program blocked in recv() on the netlink socket just replaced (glibc's
+// SIGEV_THREAD helper is, from before its first mq_notify) keeps waiting on the old socket
+// and would never see a cookie. The kernel can still write to that socket: a NLMSG_NOOP
+// request with NLM_F_ACK, sent from the socket itself to the kernel (portid 0, no group,
+// which needs no privilege), makes rtnetlink queue a 36-byte acknowledgement on it. The
+// waiting recv() returns, and glibc's helper, which ignores a datagram whose byte 31 is not
+// NOTIFY_WOKENUP or NOTIFY_REMOVED (the ack's is the top byte of the sequence number, 0),
+// calls recv() again on its descriptor number: now the channel. Only NETLINK_ROUTE, glibc's
+// protocol, whose NOOP does nothing but the ack.
+void Sentry::WakeReceiversOf(int netlink_sock) {
+  int protocol = -1;
+  socklen_t len = sizeof(protocol);
+  if (getsockopt(netlink_sock, SOL_SOCKET, SO_PROTOCOL, &protocol, &len) != 0 ||
+      protocol != NETLINK_ROUTE) {
+    return;
+  }
+  nlmsghdr noop{};
+  noop.nlmsg_len = sizeof(noop);
+  noop.nlmsg_type = NLMSG_NOOP;
+  noop.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+  sockaddr_nl kernel{};
+  kernel.nl_family = AF_NETLINK;
+  (void)!sendto(netlink_sock, &noop, sizeof(noop), MSG_DONTWAIT | MSG_NOSIGNAL,
+                reinterpret_cast<sockaddr*>(&kernel), sizeof(kernel));
 }
 
 // ---- mq_getsetattr ----

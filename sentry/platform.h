@@ -69,6 +69,16 @@ class Platform {
   // caller such as EMFILE, which has then been answered. `fd` stays the supervisor's.
   virtual absl::StatusOr<std::optional<kernel::SyscallResult>> AnswerWithNewFd(
       const TrappedCall& call, int fd, bool cloexec) = 0;
+  // Installs a duplicate of the supervisor's fd `fd` into the caller at descriptor number
+  // `target_fd`, replacing what is there as dup2(2) would (SECCOMP_ADDFD_FLAG_SETFD),
+  // without answering the call. nullopt: the call was interrupted or the caller is gone;
+  // 0: installed; an errno: the caller's fd table refused it (EBUSY while another thread
+  // is installing at that number, EMFILE, ENOMEM), nothing was installed.
+  virtual absl::StatusOr<std::optional<int>> InstallFdAt(const TrappedCall& call, int fd,
+                                                         int target_fd, bool cloexec) {
+    (void)call, (void)fd, (void)target_fd, (void)cloexec;
+    return absl::UnimplementedError("InstallFdAt");
+  }
   // A duplicate, in the supervisor, of the file description behind fd `target_fd` of
   // thread `tid` (pidfd_getfd), owned by the caller (close-on-exec). -1 with errno set
   // otherwise: EBADF if target_fd is not open in the caller, ESRCH if the thread is gone,

@@ -200,6 +200,30 @@ absl::StatusOr<std::optional<SyscallResult>> SeccompPlatform::AnswerWithNewFd(
   return SyscallResult::Error(e);
 }
 
+absl::StatusOr<std::optional<int>> SeccompPlatform::InstallFdAt(const TrappedCall& call,
+                                                                int fd, int target_fd,
+                                                                bool cloexec) {
+  seccomp_notif_addfd addfd{};
+  addfd.id = call.id;
+  addfd.flags = SECCOMP_ADDFD_FLAG_SETFD;
+  addfd.srcfd = static_cast<uint32_t>(fd);
+  addfd.newfd = static_cast<uint32_t>(target_fd);
+  addfd.newfd_flags = cloexec ? O_CLOEXEC : 0;
+  if (ioctl(listener_.get(), SECCOMP_IOCTL_NOTIF_ADDFD, &addfd) >= 0) return 0;
+  const int e = errno;
+  switch (e) {
+    case ENOENT:  // interrupted or gone
+    case ESRCH:
+      return std::nullopt;
+    case EBUSY:  // the caller's own fd table: a slot being installed (replace_fd())
+    case EMFILE:
+    case ENOMEM:
+      return e;
+    default:
+      return absl::ErrnoToStatus(e, "ioctl(SECCOMP_IOCTL_NOTIF_ADDFD, SETFD)");
+  }
+}
+
 int SeccompPlatform::OpenPidfd(int32_t tid, bool* names_tid) {
   *names_tid = true;
   if (thread_pidfds_.load(std::memory_order_relaxed)) {

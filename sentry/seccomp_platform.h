@@ -35,6 +35,8 @@ class SeccompPlatform final : public Platform {
   absl::StatusOr<std::optional<kernel::SyscallResult>> AnswerWithNewFd(const TrappedCall& call,
                                                                        int fd,
                                                                        bool cloexec) override;
+  absl::StatusOr<std::optional<int>> InstallFdAt(const TrappedCall& call, int fd,
+                                                 int target_fd, bool cloexec) override;
   int GetFd(int32_t tid, int target_fd) override;
   TraceeMemory& memory() override { return memory_; }
 

@@ -426,18 +426,11 @@ void Sentry::FlushDeliveries() {
   for (PendingDelivery& d : batch) {
     const ipc::NotificationRegistration& r = d.firing.registration;
     if (r.notify == abi::kSigevThread) {
-      // glibc's helper thread waits for the 32-byte cookie, byte 31 the status (spec §6.3).
+      // glibc's helper thread waits for the 32-byte cookie, byte 31 the status (spec §6.3),
+      // on the socket the channel replaced (sentry/cookie_channels.h).
       std::array<uint8_t, 32> cookie = r.cookie;
       cookie[31] = d.removed ? abi::kNotifyRemoved : abi::kNotifyWokenUp;
-      const int sock = static_cast<int>(r.socket);
-      sockaddr_nl self{};
-      socklen_t len = sizeof(self);
-      if (getsockname(sock, reinterpret_cast<sockaddr*>(&self), &len) == 0) {
-        // A unicast to the socket's own port id puts the bare cookie in its receive queue.
-        (void)!sendto(sock, cookie.data(), cookie.size(), MSG_DONTWAIT,
-                      reinterpret_cast<sockaddr*>(&self), sizeof(self));
-      }
-      close(sock);  // the registration held this reference (Linux holds the sock too)
+      cookie_channels_.Send(r.socket, cookie);
       continue;
     }
     if (d.removed || r.notify != abi::kSigevSignal || r.signo == 0) continue;

@@ -28,6 +28,7 @@
 #include "ipc/notification.h"
 #include "ipc/queue.h"
 #include "kernel/syscall_result.h"
+#include "sentry/cookie_channels.h"
 #include "sentry/fd_info_cache.h"
 #include "sentry/identity.h"
 #include "sentry/platform.h"
@@ -151,6 +152,8 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
   static constexpr int kErestartsys = 512;  // ERESTARTSYS, kernel-internal
   void ArmTimer() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FlushDeliveries();
+  // Wakes a recv() blocked on a netlink socket the program no longer names (HandleNotify).
+  static void WakeReceiversOf(int netlink_sock);
   absl::StatusOr<CallerIdentity> ReadIdentity(int32_t tid, IdentityReader::Parts parts = {});
   // The pid numbers of a notification owner, for NOTIFY_PID after it has exited.
   void RememberOwnerPids(int32_t owner_host_tgid, IdentityReader::PidChain chain);
@@ -166,6 +169,10 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
   FdInfoCache fd_info_;
   int timer_fd_ = -1;
   int stop_fd_ = -1;
+
+  // SIGEV_THREAD cookies reach the program only through these.
+  static constexpr size_t kMaxCookieChannels = 1024;
+  CookieChannels cookie_channels_{kMaxCookieChannels};
 
   std::shared_ptr<ipc::UserAccounting> accounting_ = std::make_shared<ipc::UserAccounting>();
 

@@ -870,6 +870,73 @@ TEST_F(MqNotify, RawSigevThreadFailedRegistrationSendsNothing_Spec6_1) {
   EXPECT_THAT(recv(nl.get(), buf, sizeof(buf), MSG_DONTWAIT), SyscallFailsWithErrno(EAGAIN));
 }
 
+// §6.3: the cookie is queued on the registration's own socket, whatever its state. A
+// socket connect()ed to the kernel (portid 0) accepts datagrams from the kernel only, and
+// the cookie comes from the kernel: it arrives.
+TEST_F(MqNotify, RawSigevThreadReachesASocketConnectedToTheKernel_Spec6_3) {
+  ScopedFd nl(NetlinkSocket());
+  ASSERT_THAT(nl.get(), SyscallSucceeds());
+  struct sockaddr_nl kernel = {};
+  kernel.nl_family = AF_NETLINK;
+  ASSERT_THAT(connect(nl.get(), reinterpret_cast<struct sockaddr*>(&kernel), sizeof(kernel)),
+              SyscallSucceeds());
+  TestQueue q;
+  ASSERT_QUEUE_OK(q);
+  unsigned char cookie[32];
+  for (int i = 0; i < 32; ++i) cookie[i] = static_cast<unsigned char>(0x40 + i);
+  const struct sigevent sev = ThreadEvent(nl.get(), cookie);
+  ASSERT_THAT(RawMqNotify(q.fd(), &sev), SyscallSucceeds());
+  ASSERT_THAT(Send(q.fd(), "connected"), SyscallSucceeds());
+  unsigned char buf[64];
+  ASSERT_THAT(RecvCookie(nl.get(), buf, sizeof(buf)), SyscallSucceedsWithValue(32));
+  for (int i = 0; i < 31; ++i) EXPECT_EQ(buf[i], 0x40 + i) << "byte " << i;
+  EXPECT_EQ(buf[31], 1);  // NOTIFY_WOKENUP
+}
+
+// Whether `sock` receives, within `ms`, a datagram that starts with `prefix`.
+bool SeesPrefix(int sock, const unsigned char* prefix, size_t len, int ms) {
+  for (int waited = 0; waited < ms; waited += 10) {
+    unsigned char buf[8192];
+    ssize_t n;
+    while ((n = recv(sock, buf, sizeof(buf), MSG_DONTWAIT)) >= 0) {
+      if (static_cast<size_t>(n) >= len && memcmp(buf, prefix, len) == 0) return true;
+    }
+    SleepMs(10);
+  }
+  return false;
+}
+
+// §6.3: the cookie goes to the owner's socket and nowhere else. With the socket bound to
+// multicast groups (NETLINK_ROUTE group 1, RTMGRP_LINK; NETLINK_KOBJECT_UEVENT group 1,
+// udev's), which an unprivileged process may listen to, another listener on the same group
+// gets nothing: the kernel queues the cookie on the one socket (netlink_sendskb), it does
+// not broadcast it.
+TEST_F(MqNotify, RawSigevThreadCookieIsNotMulticast_Spec6_3) {
+  for (int protocol : {NETLINK_ROUTE, NETLINK_KOBJECT_UEVENT}) {
+    SCOPED_TRACE(protocol);
+    struct sockaddr_nl group = {};
+    group.nl_family = AF_NETLINK;
+    group.nl_groups = 1;
+    ScopedFd listener(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol));
+    ASSERT_THAT(listener.get(), SyscallSucceeds());
+    ASSERT_THAT(bind(listener.get(), reinterpret_cast<struct sockaddr*>(&group), sizeof(group)),
+                SyscallSucceeds());
+    ScopedFd nl(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol));
+    ASSERT_THAT(nl.get(), SyscallSucceeds());
+    ASSERT_THAT(bind(nl.get(), reinterpret_cast<struct sockaddr*>(&group), sizeof(group)),
+                SyscallSucceeds());
+    TestQueue q;
+    ASSERT_QUEUE_OK(q);
+    unsigned char cookie[32];
+    for (int i = 0; i < 32; ++i) cookie[i] = static_cast<unsigned char>(0xc0 ^ (i * 7));
+    const struct sigevent sev = ThreadEvent(nl.get(), cookie);
+    ASSERT_THAT(RawMqNotify(q.fd(), &sev), SyscallSucceeds());
+    ASSERT_THAT(Send(q.fd(), "multicast"), SyscallSucceeds());
+    EXPECT_TRUE(SeesPrefix(nl.get(), cookie, 31, 10000));
+    EXPECT_FALSE(SeesPrefix(listener.get(), cookie, 31, 200));
+  }
+}
+
 // §6.2 corner case: "Exec with the fd kept. The owner clears FD_CLOEXEC and execs. The
 // registration survives the exec, but when it fires no signal is sent (the exec generation
 // differs) and it is consumed." SIGUSR1 with its default action would kill the shell.
