@@ -183,7 +183,9 @@ int Run(int argc, char** argv) {
   }
   IdentityReader identity(maps, kernel::KUid(uid), kernel::KGid(gid));
 
-  flags.launch.rules = FilterRules();
+  // x32 is trapped only where the kernel runs it: elsewhere an x32 call must get the
+  // kernel's ENOSYS, not an emulated answer (spec §1.1).
+  flags.launch.rules = FilterRules(/*x32=*/KernelRunsX32());
   flags.launch.unprivileged = *unprivileged;
   absl::StatusOr<Sandbox> sandbox = Launch(flags.launch);
   if (!sandbox.ok()) return Die(std::string(sandbox.status().message()));

@@ -145,6 +145,12 @@ void Sentry::Dispatch(const TrappedCall& call) {
     case MqCall::kFsopen: return HandleMountGuard(call, *e);
     case MqCall::kFcntl: return HandleFcntl(call, *e);
     case MqCall::kFstatfs: return HandleFstatfs(call, *e);
+    case MqCall::kMmap: return HandleMmap(call, *e);
+    case MqCall::kSendfile: return HandleSendfile(call, *e);
+    case MqCall::kSplice: return HandleSplice(call, *e);
+    case MqCall::kLinkat: return HandleLinkat(call, *e);
+    case MqCall::kNameToHandleAt: return HandleNameToHandleAt(call, *e);
+    case MqCall::kOpenByHandleAt: return HandleOpenByHandleAt(call, *e);
   }
 }
 

@@ -119,6 +119,15 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
   void HandleFcntl(const TrappedCall& call, const SyscallEntry& e);
   // fstatfs(2) of mq descriptors; others continue.
   void HandleFstatfs(const TrappedCall& call, const SyscallEntry& e);
+  // File calls on mq descriptors (file_handlers.cc); others continue.
+  void HandleMmap(const TrappedCall& call, const SyscallEntry& e);
+  void HandleSendfile(const TrappedCall& call, const SyscallEntry& e);
+  void HandleSplice(const TrappedCall& call, const SyscallEntry& e);
+  void HandleLinkat(const TrappedCall& call, const SyscallEntry& e);
+  void HandleNameToHandleAt(const TrappedCall& call, const SyscallEntry& e);
+  void HandleOpenByHandleAt(const TrappedCall& call, const SyscallEntry& e);
+  // Lets the call run in the host kernel (Platform::Continue).
+  void ContinueCall(const TrappedCall& call);
 
   // Answers and traces. False if the caller was interrupted (nothing delivered).
   bool Reply(const TrappedCall& call, const std::string& trace, kernel::SyscallResult r);

@@ -2,6 +2,11 @@
 #include "sentry/syscall_table.h"
 
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <algorithm>
 #include <tuple>
@@ -12,6 +17,51 @@ namespace mqsentry::sentry {
 namespace {
 
 namespace abi = kernel::abi;
+
+// The file calls of MqCall::kMmap .. kOpenByHandleAt on every ABI (numbers from
+// arch/x86/entry/syscalls/syscall_{64,32}.tbl). Each trap costs the calls it catches one
+// round trip to the supervisor, mq descriptor or not: every private file mapping (the
+// dynamic loader maps each library a few times), every sendfile and splice, and linkat
+// and name_to_handle_at with AT_EMPTY_PATH; open_by_handle_at is rare.
+void AddFileCalls(std::vector<SyscallEntry>& t) {
+  // A file mapping of MAP_PRIVATE type. MAP_SHARED(_VALIDATE) mappings are not trapped:
+  // FUSE refuses them with ENODEV itself (direct_io files), after the same checks.
+  const std::vector<std::vector<ArgCondition>> private_file_map = {
+      {{.arg = 3, .mask = MAP_TYPE | MAP_ANONYMOUS, .value = MAP_PRIVATE}}};
+  const std::vector<std::vector<ArgCondition>> empty_path_flag_4 = {
+      {{.arg = 4, .mask = AT_EMPTY_PATH, .value = AT_EMPTY_PATH}}};
+  struct Numbers {
+    int mmap, sendfile, splice, linkat, name_to_handle_at, open_by_handle_at;
+  };
+  auto add = [&t, &private_file_map, &empty_path_flag_4](Arch arch, Numbers n) {
+    const bool i386 = arch == Arch::kI386;
+    SyscallEntry mmap{i386 ? "mmap2" : "mmap", MqCall::kMmap, arch, n.mmap};
+    mmap.trap_when = private_file_map;
+    SyscallEntry linkat{"linkat", MqCall::kLinkat, arch, n.linkat};
+    linkat.trap_when = empty_path_flag_4;
+    SyscallEntry n2h{"name_to_handle_at", MqCall::kNameToHandleAt, arch, n.name_to_handle_at};
+    n2h.trap_when = empty_path_flag_4;
+    SyscallEntry sendfile{i386 ? "sendfile64" : "sendfile", MqCall::kSendfile, arch, n.sendfile};
+    for (SyscallEntry e : {mmap, sendfile, SyscallEntry{"splice", MqCall::kSplice, arch, n.splice},
+                           linkat, n2h,
+                           SyscallEntry{"open_by_handle_at", MqCall::kOpenByHandleAt, arch,
+                                        n.open_by_handle_at}}) {
+      e.compat_sizes = i386;
+      t.push_back(e);
+    }
+  };
+  add(Arch::kX86_64, {9, 40, 275, 265, 303, 304});
+  const int x = abi::kX32SyscallBit;
+  add(Arch::kX32, {x + 9, x + 40, x + 275, x + 265, x + 303, x + 304});
+  add(Arch::kI386, {192, 239, 313, 303, 341, 342});
+  // i386's old mmap(2) passes its arguments in memory, and sendfile(2) a 32-bit offset.
+  SyscallEntry old_mmap{"mmap", MqCall::kMmap, Arch::kI386, 90};
+  old_mmap.compat_sizes = old_mmap.old_mmap = true;
+  t.push_back(old_mmap);
+  SyscallEntry sendfile32{"sendfile", MqCall::kSendfile, Arch::kI386, 187};
+  sendfile32.compat_sizes = sendfile32.off32 = true;
+  t.push_back(sendfile32);
+}
 
 std::vector<SyscallEntry> BuildTable() {
   std::vector<SyscallEntry> t;
@@ -78,6 +128,7 @@ std::vector<SyscallEntry> BuildTable() {
   t.push_back(fcntl_entry("fcntl64", Arch::kI386, 221));
   t.push_back({"fstatfs", MqCall::kFstatfs, Arch::kX86_64, 138});
   t.push_back({"fstatfs", MqCall::kFstatfs, Arch::kX32, abi::kX32SyscallBit + 138});
+  AddFileCalls(t);
   std::sort(t.begin(), t.end(), [](const SyscallEntry& a, const SyscallEntry& b) {
     return std::tuple(static_cast<int>(a.arch), a.nr) <
            std::tuple(static_cast<int>(b.arch), b.nr);
@@ -102,15 +153,24 @@ const SyscallEntry* LookupSyscall(Arch arch, int nr) {
   return &*it;
 }
 
-std::vector<FilterRule> FilterRules() {
+std::vector<FilterRule> FilterRules(bool x32) {
   std::vector<FilterRule> rules;
   for (const SyscallEntry& e : SyscallTable()) {
+    if (e.arch == Arch::kX32 && !x32) continue;
     if (e.trap_when.empty()) rules.push_back(FilterRule{e.arch, e.nr});
     for (const std::vector<ArgCondition>& when : e.trap_when) {
       rules.push_back(FilterRule{e.arch, e.nr, when});
     }
   }
   return rules;
+}
+
+bool KernelRunsX32() {
+  // A kernel without x32 (CONFIG_X86_X32_ABI off, or syscall.x32=n) answers every x32
+  // number with ENOSYS; getpid cannot fail otherwise.
+  errno = 0;
+  const long r = syscall(abi::kX32SyscallBit | SYS_getpid);
+  return !(r == -1 && errno == ENOSYS);
 }
 
 }  // namespace mqsentry::sentry

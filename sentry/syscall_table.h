@@ -31,6 +31,15 @@ enum class MqCall {
   // fstatfs(2) of an mq descriptor shows the mqueue filesystem (spec §8.3); others continue.
   // x86-64 and x32 only: i386's compat statfs layouts are not emulated.
   kFstatfs,
+  // File calls that mqfs's FUSE files would answer unlike an mqueue file (spec §8.3),
+  // trapped as narrowly as the filter can say and answered for mq descriptors only (every
+  // other call continues to the host kernel):
+  kMmap,             // private file mappings: FUSE maps them, mqueue has no mmap (ENODEV)
+  kSendfile,         // FUSE files can be spliced from, mqueue files cannot (EINVAL)
+  kSplice,
+  kLinkat,           // with AT_EMPTY_PATH: EXDEV (the supervisor opened the FUSE file)
+  kNameToHandleAt,   // with AT_EMPTY_PATH: mqueue cannot encode handles (EOPNOTSUPP)
+  kOpenByHandleAt,   // a handle is never decoded on mqfs (spec §8.3, issue 7 finding 3)
 };
 
 // How the handler decodes the arguments of one (arch, number).
@@ -44,6 +53,8 @@ struct SyscallEntry {
   bool compat_sigevent = false;  // 32-bit struct sigevent (i386, x32 mq_notify)
   bool time32 = false;           // old_timespec32 timeout (i386 279/280)
   bool compat_sizes = false;     // 32-bit pointers and size_t (i386)
+  bool old_mmap = false;         // i386 mmap(2) #90: one pointer to six 32-bit arguments
+  bool off32 = false;            // i386 sendfile #187: a 32-bit off_t pointer
   // Alternatives of argument conditions under which the filter traps the call; empty:
   // always.
   std::vector<std::vector<ArgCondition>> trap_when = {};
@@ -53,8 +64,11 @@ struct SyscallEntry {
 const std::vector<SyscallEntry>& SyscallTable();
 // The entry for a trapped call, or nullopt for a call the filter should never trap.
 const SyscallEntry* LookupSyscall(Arch arch, int nr);
-// The seccomp rules that trap exactly the table's calls.
-std::vector<FilterRule> FilterRules();
+// The seccomp rules that trap exactly the table's calls; with `x32` false, none for the
+// x32 ABI (whose calls then reach the kernel: ENOSYS where it lacks x32, spec §1.1).
+std::vector<FilterRule> FilterRules(bool x32 = true);
+// Whether this kernel runs x32 system calls (an x32 getpid does not fail with ENOSYS).
+bool KernelRunsX32();
 
 }  // namespace mqsentry::sentry
 

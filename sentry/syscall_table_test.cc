@@ -1,6 +1,11 @@
 // The syscall table and the filter rules generated from it (spec §1.1).
 #include "sentry/syscall_table.h"
 
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+
 #include <asm/unistd_64.h>
 
 #include <set>
@@ -66,13 +71,52 @@ TEST(SyscallTableTest, FilterTrapsExactlyTheTable) {
     } else {
       ++conditional;
       numbers.emplace(static_cast<int>(r.arch), r.nr);
-      EXPECT_EQ(e->call, MqCall::kFcntl);
+      EXPECT_TRUE(e->call == MqCall::kFcntl || e->call == MqCall::kMmap ||
+                  e->call == MqCall::kLinkat || e->call == MqCall::kNameToHandleAt)
+          << e->name;
     }
   }
   EXPECT_EQ(numbers.size(), SyscallTable().size());
-  EXPECT_EQ(numbers.size(), 6u + 6u + 8u + 3u * 2u + 4u + 2u)
-      << "mq calls, then mount/fsopen per ABI, fcntl per ABI and i386 fcntl64, fstatfs";
-  EXPECT_EQ(conditional, 4u * 2u) << "F_GETFL, and F_SETFL with O_DIRECT";
+  EXPECT_EQ(numbers.size(), 6u + 6u + 8u + 3u * 2u + 4u + 2u + 3u * 6u + 2u)
+      << "mq calls, then mount/fsopen per ABI, fcntl per ABI and i386 fcntl64, fstatfs, "
+         "the six file calls per ABI and i386's old mmap and 32-bit sendfile";
+  EXPECT_EQ(conditional, 4u * 2u + 3u * 3u)
+      << "F_GETFL, and F_SETFL with O_DIRECT; private file mmap, linkat and "
+         "name_to_handle_at with AT_EMPTY_PATH";
+}
+
+// Without x32 (the kernel lacks it), no rule names an x32 number: the kernel answers them.
+TEST(SyscallTableTest, NoX32RulesWhenTheKernelLacksX32_Spec1_1) {
+  size_t x32 = 0;
+  for (const FilterRule& r : FilterRules(/*x32=*/false)) {
+    EXPECT_NE(r.arch, Arch::kX32);
+    EXPECT_EQ(r.nr & 0x40000000, 0);
+  }
+  for (const FilterRule& r : FilterRules(/*x32=*/true)) x32 += r.arch == Arch::kX32;
+  EXPECT_GT(x32, 6u);
+}
+
+// The probe agrees with the kernel: an x32 getpid either works or is ENOSYS.
+TEST(SyscallTableTest, X32ProbeMatchesARawX32Call_Spec1_1) {
+  errno = 0;
+  const long r = syscall(0x40000000 | SYS_getpid);
+  EXPECT_EQ(KernelRunsX32(), !(r == -1 && errno == ENOSYS));
+}
+
+// Private file mappings only (MAP_SHARED is FUSE's ENODEV already), on every ABI, with
+// i386's old mmap (arguments in memory) always.
+TEST(SyscallTableTest, FileCallsOnEveryAbi_Spec8_3) {
+  EXPECT_EQ(LookupSyscall(Arch::kX86_64, __NR_mmap)->call, MqCall::kMmap);
+  EXPECT_EQ(LookupSyscall(Arch::kI386, 192)->call, MqCall::kMmap);
+  EXPECT_TRUE(LookupSyscall(Arch::kI386, 90)->old_mmap);
+  EXPECT_EQ(LookupSyscall(Arch::kX32, 0x40000000 + 9)->call, MqCall::kMmap);
+  EXPECT_TRUE(LookupSyscall(Arch::kI386, 187)->off32);
+  EXPECT_EQ(LookupSyscall(Arch::kI386, 239)->call, MqCall::kSendfile);
+  EXPECT_EQ(LookupSyscall(Arch::kX86_64, __NR_splice)->call, MqCall::kSplice);
+  EXPECT_EQ(LookupSyscall(Arch::kX86_64, __NR_linkat)->call, MqCall::kLinkat);
+  EXPECT_EQ(LookupSyscall(Arch::kI386, 341)->call, MqCall::kNameToHandleAt);
+  EXPECT_EQ(LookupSyscall(Arch::kI386, 342)->call, MqCall::kOpenByHandleAt);
+  EXPECT_EQ(LookupSyscall(Arch::kX86_64, __NR_open_by_handle_at)->call, MqCall::kOpenByHandleAt);
 }
 
 // fcntl is trapped only for F_GETFL and for F_SETFL with O_DIRECT, on every ABI.

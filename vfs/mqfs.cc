@@ -46,6 +46,9 @@ constexpr double kLookupAttrTimeout = 10;
 // st_blksize of a queue inode (spec §8.3) and f_bsize/f_namelen of statfs.
 constexpr blksize_t kBlockSize = 4096;
 constexpr unsigned long kNameMax = 255;
+// MAX_NON_LFS: the largest size ftruncate accepts on a file without O_LARGEFILE, and the
+// mqueue superblock's s_maxbytes (alloc_super's default, which mqueue keeps).
+constexpr off_t kMaxNonLfs = 0x7fffffff;
 
 // Set on mqfs request threads, so that Mqfs::Open refuses to wait for itself.
 thread_local bool tls_mqfs_thread = false;
@@ -190,6 +193,21 @@ class Mqfs::Ops {
       fuse_reply_err(req, ENOENT);
       return;
     }
+    if ((to_set & FUSE_SET_ATTR_SIZE) && attr->st_size > kMaxNonLfs) {
+      // Spec §8.3 ftruncate: do_sys_ftruncate() refuses a size above MAX_NON_LFS with
+      // EINVAL on a description without O_LARGEFILE (every mq_open one); otherwise
+      // inode_newsize_ok() refuses growth past s_maxbytes (MAX_NON_LFS too) with EFBIG.
+      const std::shared_ptr<const OpenFile> file =
+          fi != nullptr ? fs.table_.File(fi->fh) : nullptr;
+      if (file != nullptr && !file->large_file) {
+        fuse_reply_err(req, EINVAL);
+        return;
+      }
+      if (attr->st_size > node->meta.size) {
+        fuse_reply_err(req, EFBIG);
+        return;
+      }
+    }
     ipc::Queue& queue = node->inode->queue();
     if (to_set & FUSE_SET_ATTR_MODE) queue.SetMode(attr->st_mode & 07777);
     if (to_set & (FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
@@ -236,7 +254,8 @@ class Mqfs::Ops {
     // program reopening /proc/self/fd/N, spec §8.3) is a new description of the queue.
     const bool counted = fs.table_.TakeExpectedOpen(ino, CallerTid(req));
     if (!counted) node->ns->AddDescription(node->inode);
-    const uint64_t fh = fs.table_.AddFile(OpenFile{ino, node->inode, node->ns});
+    const uint64_t fh =
+        fs.table_.AddFile(OpenFile{ino, node->inode, node->ns, /*large_file=*/!counted});
     fi->fh = fh;
     // The status line changes under the reader: no page cache, every read comes here.
     fi->direct_io = 1;
@@ -363,6 +382,17 @@ class Mqfs::Ops {
     fuse_reply_statfs(req, &st);
   }
 
+  // Spec §8.3: an mqueue inode has no xattr handlers, so listxattr() falls back to the
+  // security module's list, empty here: 0 bytes. (getxattr, setxattr and removexattr stay
+  // unanswered, which FUSE turns into EOPNOTSUPP, as mqueue gives.)
+  static void ListXattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
+    if (size == 0) {
+      fuse_reply_xattr(req, 0);
+    } else {
+      fuse_reply_buf(req, nullptr, 0);
+    }
+  }
+
   // Names are created and removed through mq_open/mq_unlink only.
   static void Mknod(fuse_req_t req, fuse_ino_t, const char*, mode_t, dev_t) {
     fuse_reply_err(req, EPERM);
@@ -406,6 +436,7 @@ class Mqfs::Ops {
     ops.rename = Rename;
     ops.link = Link;
     ops.create = Create;
+    ops.listxattr = ListXattr;
     return ops;
   }
 };

@@ -68,6 +68,9 @@ struct OpenFile {
   uint64_t ino = 0;
   std::shared_ptr<ipc::QueueInode> inode;
   std::shared_ptr<ipc::IpcNamespace> ns;
+  // Opened by open(2) (a program reopening /proc/<pid>/fd/N), which adds O_LARGEFILE on
+  // 64-bit kernels; mq_open does not (spec §8.3 ftruncate).
+  bool large_file = false;
 };
 
 class NodeTable {
