@@ -24,6 +24,19 @@ inline constexpr MqSyscallNumbers kX32Syscalls{
     kX32SyscallBit + 240, kX32SyscallBit + 241, kX32SyscallBit + 242,
     kX32SyscallBit + 243, kX32SyscallBit + 527, kX32SyscallBit + 245};
 
+// userfaultfd(2) and ioctl(2), for the userfaultfd guard (not mq calls).
+struct UffdSyscallNumbers {
+  int userfaultfd, ioctl;
+};
+inline constexpr UffdSyscallNumbers kX86_64UffdSyscalls{323, 16};
+inline constexpr UffdSyscallNumbers kI386UffdSyscalls{374, 54};
+// x32's ioctl is its own compat entry (514); 16 is x86-64 only.
+inline constexpr UffdSyscallNumbers kX32UffdSyscalls{kX32SyscallBit + 323,
+                                                     kX32SyscallBit + 514};
+// include/uapi/linux/userfaultfd.h
+inline constexpr uint64_t kUffdUserModeOnly = 1;
+inline constexpr uint32_t kUserfaultfdIocNew = 0xAA00;  // _IO(0xAA, 0x00)
+
 // ---- Open flags (asm-generic/fcntl.h, x86) ----
 inline constexpr int kORdonly = 00;
 inline constexpr int kOWronly = 01;

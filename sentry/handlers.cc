@@ -89,12 +89,12 @@ int Sentry::ReadDeadline(const TrappedCall& call, const SyscallEntry& e, uint64_
   int64_t sec = 0, nsec = 0;
   if (e.time32) {
     abi::CompatTimespec ts;
-    if (!platform_->memory().Read(call.tid, addr, &ts, sizeof(ts))) return EFAULT;
+    if (!platform_->memory().Read(call, addr, &ts, sizeof(ts))) return EFAULT;
     sec = ts.tv_sec;
     nsec = ts.tv_nsec;
   } else {
     abi::KernelTimespec ts;
-    if (!platform_->memory().Read(call.tid, addr, &ts, sizeof(ts))) return EFAULT;
+    if (!platform_->memory().Read(call, addr, &ts, sizeof(ts))) return EFAULT;
     sec = ts.tv_sec;
     nsec = ts.tv_nsec;
   }
@@ -191,7 +191,7 @@ void Sentry::HandleOpen(const TrappedCall& call, const SyscallEntry& e) {
     abi::MqAttr a{};
     if (e.compat_attr) {
       abi::CompatMqAttr c;
-      if (!platform_->memory().Read(call.tid, attr_ptr, &c, sizeof(c))) {
+      if (!platform_->memory().Read(call, attr_ptr, &c, sizeof(c))) {
         trace = absl::StrCat(e.name, "(", PointerString(name_ptr), ", ", OpenFlagsString(oflag),
                              ", ", absl::StrFormat("%#o", mode & 0xffff), ", ",
                              PointerString(attr_ptr), ")");
@@ -201,7 +201,7 @@ void Sentry::HandleOpen(const TrappedCall& call, const SyscallEntry& e) {
       a.mq_maxmsg = c.mq_maxmsg;
       a.mq_msgsize = c.mq_msgsize;
       a.mq_curmsgs = c.mq_curmsgs;
-    } else if (!platform_->memory().Read(call.tid, attr_ptr, &a, sizeof(a))) {
+    } else if (!platform_->memory().Read(call, attr_ptr, &a, sizeof(a))) {
       trace = absl::StrCat(e.name, "(", PointerString(name_ptr), ", ", OpenFlagsString(oflag),
                            ", ", absl::StrFormat("%#o", mode & 0xffff), ", ",
                            PointerString(attr_ptr), ")");
@@ -211,7 +211,7 @@ void Sentry::HandleOpen(const TrappedCall& call, const SyscallEntry& e) {
   }
   // Step 2: getname().
   std::string name;
-  const int name_err = platform_->memory().ReadName(call.tid, name_ptr, &name);
+  const int name_err = platform_->memory().ReadName(call, name_ptr, &name);
   if (strace_.enabled()) {
     trace = absl::StrCat(e.name, "(", name_err ? PointerString(name_ptr) : QuotedString(name),
                          ", ", OpenFlagsString(oflag));
@@ -273,7 +273,7 @@ void Sentry::HandleOpen(const TrappedCall& call, const SyscallEntry& e) {
 void Sentry::HandleUnlink(const TrappedCall& call, const SyscallEntry& e) {
   const uint64_t name_ptr = Arg(call, e, 0);
   std::string name;
-  const int name_err = platform_->memory().ReadName(call.tid, name_ptr, &name);
+  const int name_err = platform_->memory().ReadName(call, name_ptr, &name);
   std::string trace;
   if (strace_.enabled()) {
     trace = absl::StrCat(e.name, "(", name_err ? PointerString(name_ptr) : QuotedString(name), ")");
@@ -323,7 +323,7 @@ void Sentry::HandleTimedSend(const TrappedCall& call, const SyscallEntry& e) {
   // Step 5: copy the message.
   ipc::SendRequest req;
   req.payload.resize(msg_len);
-  if (msg_len > 0 && !platform_->memory().Read(call.tid, msg_ptr, req.payload.data(), msg_len)) {
+  if (msg_len > 0 && !platform_->memory().Read(call, msg_ptr, req.payload.data(), msg_len)) {
     return fail(EFAULT);
   }
   req.priority = prio;
@@ -436,15 +436,15 @@ void Sentry::HandleTimedReceive(const TrappedCall& call, const SyscallEntry& e) 
     return Park(std::move(p));
   }
   if (!out.message) return Reply(call, trace, out.result), void();
-  if (!CopyOutMessage(call.tid, msg_ptr, prio_ptr, *out.message)) {
-    // A fault on the buffer or the prio pointer loses the message (spec §5.2 step 6);
-    // the times were set when it was taken, as in do_mq_timedreceive().
-    mqfs_->Touch(*d->inode, /*modified=*/true);
-    Reply(call, trace, SyscallResult::Error(EFAULT));
-    return CompleteRefill(queue, std::move(out.refill));
-  }
+  const WriteOutcome copied = CopyOutMessage(call, msg_ptr, prio_ptr, *out.message);
+  // A caller that no longer waits gets nothing: the message goes back.
+  if (copied == WriteOutcome::kGone) return queue.UndoReceive(std::move(out));
+  // A fault on the buffer or the prio pointer loses the message (spec §5.2 step 6); the
+  // times were set when it was taken, as in do_mq_timedreceive().
   mqfs_->Touch(*d->inode, /*modified=*/true);  // spec §8.3 (not on the waking side)
-  if (!Reply(call, trace, out.result)) return queue.UndoReceive(std::move(out));
+  const SyscallResult r =
+      copied == WriteOutcome::kDone ? out.result : SyscallResult::Error(EFAULT);
+  if (!Reply(call, trace, r)) return queue.UndoReceive(std::move(out));
   CompleteRefill(queue, std::move(out.refill));
 }
 
@@ -470,13 +470,13 @@ void Sentry::HandleNotify(const TrappedCall& call, const SyscallEntry& e) {
   if (sev_ptr != 0) {
     if (e.compat_sigevent) {
       abi::CompatSigEvent s;
-      if (!platform_->memory().Read(call.tid, sev_ptr, &s, sizeof(s))) return fail(EFAULT);
+      if (!platform_->memory().Read(call, sev_ptr, &s, sizeof(s))) return fail(EFAULT);
       notify = s.sigev_notify;
       signo = s.sigev_signo;
       value = s.sigev_value;
     } else {
       abi::SigEvent s;
-      if (!platform_->memory().Read(call.tid, sev_ptr, &s, sizeof(s))) return fail(EFAULT);
+      if (!platform_->memory().Read(call, sev_ptr, &s, sizeof(s))) return fail(EFAULT);
       notify = s.sigev_notify;
       signo = s.sigev_signo;
       value = s.sigev_value;
@@ -494,7 +494,7 @@ void Sentry::HandleNotify(const TrappedCall& call, const SyscallEntry& e) {
     if (notify == abi::kSigevThread) {
       // Step 3: the cookie, then the netlink socket named by sigev_signo.
       const uint64_t cookie_ptr = e.compat_sigevent ? static_cast<uint32_t>(value) : value;
-      if (!platform_->memory().Read(call.tid, cookie_ptr, cookie.data(), cookie.size())) {
+      if (!platform_->memory().Read(call, cookie_ptr, cookie.data(), cookie.size())) {
         return fail(EFAULT);
       }
       sock = UniqueFd(platform_->GetFd(call.tid, signo));
@@ -614,9 +614,9 @@ void Sentry::HandleGetSetAttr(const TrappedCall& call, const SyscallEntry& e) {
     abi::MqAttr a{};
     if (e.compat_attr) {
       abi::CompatMqAttr c;
-      if (!platform_->memory().Read(call.tid, new_ptr, &c, sizeof(c))) return fail(EFAULT);
+      if (!platform_->memory().Read(call, new_ptr, &c, sizeof(c))) return fail(EFAULT);
       a.mq_flags = c.mq_flags;
-    } else if (!platform_->memory().Read(call.tid, new_ptr, &a, sizeof(a))) {
+    } else if (!platform_->memory().Read(call, new_ptr, &a, sizeof(a))) {
       return fail(EFAULT);
     }
     if (SyscallResult v = ipc::ValidateNewAttr(a); !v.ok()) return fail(v.error());
@@ -661,9 +661,9 @@ void Sentry::HandleGetSetAttr(const TrappedCall& call, const SyscallEntry& e) {
       c.mq_maxmsg = static_cast<int32_t>(old.mq_maxmsg);
       c.mq_msgsize = static_cast<int32_t>(old.mq_msgsize);
       c.mq_curmsgs = static_cast<int32_t>(old.mq_curmsgs);
-      ok = platform_->memory().Write(call.tid, old_ptr, &c, sizeof(c));
+      ok = platform_->memory().Write(call, old_ptr, &c, sizeof(c));
     } else {
-      ok = platform_->memory().Write(call.tid, old_ptr, &old, sizeof(old));
+      ok = platform_->memory().Write(call, old_ptr, &old, sizeof(old));
     }
     if (!ok) return fail(EFAULT);
     if (strace_.enabled()) {
@@ -739,7 +739,7 @@ void Sentry::HandleFstatfs(const TrappedCall& call, const SyscallEntry& e) {
                       (static_cast<uint64_t>(minor(dev) & ~0xffu) << 12);
   st.f_fsid.__val[0] = static_cast<int>(id & 0xffffffffu);
   st.f_fsid.__val[1] = static_cast<int>(id >> 32);
-  if (!platform_->memory().Write(call.tid, buf, &st, sizeof(st))) {
+  if (!platform_->memory().Write(call, buf, &st, sizeof(st))) {
     return Reply(call, trace, SyscallResult::Error(EFAULT)), void();
   }
   Reply(call, trace, SyscallResult::Ok());
@@ -773,7 +773,7 @@ void Sentry::HandleMountGuard(const TrappedCall& call, const SyscallEntry& e) {
   }
   std::string type;
   const bool have_type =
-      type_ptr != 0 && platform_->memory().ReadName(call.tid, type_ptr, &type) == 0;
+      type_ptr != 0 && platform_->memory().ReadName(call, type_ptr, &type) == 0;
   std::string trace;
   if (strace_.enabled()) {
     trace = absl::StrCat(e.name, "(..., ", have_type ? QuotedString(type) : "...", ", ...)");

@@ -117,7 +117,7 @@ std::vector<Served> Serve(Platform& platform, SyscallResult answer, int timeout_
       absl::StatusOr<std::optional<TrappedCall>> call = platform.Receive();
       if (!call.ok() || !call->has_value()) continue;
       Served s{**call, "", 0};
-      s.name_error = platform.memory().ReadName(s.call.tid, s.call.args[0], &s.name);
+      s.name_error = platform.memory().ReadName(s.call, s.call.args[0], &s.name);
       (void)platform.Answer(s.call, answer);
       served.push_back(s);
     } else if (p.revents & (POLLHUP | POLLERR)) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -28,20 +29,46 @@ struct TrappedCall {
   uint64_t instruction_pointer = 0;
 };
 
-// The memory of sandboxed processes.
+// A write into a call's memory: `size` bytes from `data` to `addr`.
+struct MemoryWrite {
+  uint64_t addr;
+  const void* data;
+  size_t size;
+};
+
+// What a write into a call's memory did.
+enum class WriteOutcome {
+  kDone,   // every byte was written
+  kFault,  // a byte is not writable as the kernel's copy_to_user sees it (the caller
+           // answers EFAULT); the bytes before it may have been written, as by copy_to_user
+  kGone,   // the call no longer waits for its answer (interrupted, its thread died, its
+           // process exec'd): nothing reached another process or a new image
+};
+
+// The memory of sandboxed processes, always reached through a trapped call: every access
+// goes to the address space of the calling thread as it is while the call waits for its
+// answer, never to whatever a reused tid or an exec'd image names later (architecture,
+// "Threat model").
 class TraceeMemory {
  public:
   virtual ~TraceeMemory() = default;
-  // Copies size bytes from/to addr in the address space of thread tid. false: some byte
-  // is not accessible (the caller answers EFAULT), or the process is gone. A failed Write
-  // may have written a prefix, as a failed copy_to_user does.
-  virtual bool Read(int32_t tid, uint64_t addr, void* out, size_t size) = 0;
-  virtual bool Write(int32_t tid, uint64_t addr, const void* in, size_t size) = 0;
+  // Copies size bytes from addr in the caller's address space. false: some byte is not
+  // readable (the caller answers EFAULT), or the call no longer waits (then no byte read
+  // is returned).
+  virtual bool Read(const TrappedCall& call, uint64_t addr, void* out, size_t size) = 0;
+  // The writes in order, stopping at the first fault.
+  virtual WriteOutcome WriteAll(const TrappedCall& call, std::span<const MemoryWrite> writes) = 0;
   // Linux getname() semantics for a user string of at most 4096 bytes including the NUL:
-  // 0 and *out set; EFAULT if a byte before the NUL is unreadable; ENAMETOOLONG if there
-  // is no NUL within 4096 bytes. An empty string is returned as 0 with *out empty
-  // (getname()'s ENOENT for "" is the handler's to answer).
-  virtual int ReadName(int32_t tid, uint64_t addr, std::string* out) = 0;
+  // 0 and *out set; EFAULT if a byte before the NUL is unreadable (or the call no longer
+  // waits); ENAMETOOLONG if there is no NUL within 4096 bytes. An empty string is returned
+  // as 0 with *out empty (getname()'s ENOENT for "" is the handler's to answer).
+  virtual int ReadName(const TrappedCall& call, uint64_t addr, std::string* out) = 0;
+
+  // One write; false on kFault or kGone.
+  bool Write(const TrappedCall& call, uint64_t addr, const void* in, size_t size) {
+    const MemoryWrite w{addr, in, size};
+    return WriteAll(call, std::span<const MemoryWrite>(&w, 1)) == WriteOutcome::kDone;
+  }
 };
 
 class Platform {

@@ -347,7 +347,7 @@ TEST(SeccompFilterTest, TrapsLibcMqOpen) {
   EXPECT_EQ(call->arch, Arch::kX86_64);
   EXPECT_EQ(call->nr, SYS_mq_open);
   std::string name;
-  EXPECT_EQ((*platform)->memory().ReadName(call->tid, call->args[0], &name), 0);
+  EXPECT_EQ((*platform)->memory().ReadName(*call, call->args[0], &name), 0);
   EXPECT_EQ(name, "/mqsentry-filter-test");  // raw syscall: no glibc slash stripping
   EXPECT_EQ(call->args[1], static_cast<uint64_t>(O_RDONLY));
   ASSERT_TRUE((*platform)->Answer(*call, SyscallResult::Error(ENOSYS)).ok());

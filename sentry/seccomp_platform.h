@@ -54,7 +54,7 @@ class SeccompPlatform final : public Platform {
   const UniqueFd listener_;
   const seccomp_notif_sizes sizes_;
   const bool sync_wake_up_;
-  ProcessVmTraceeMemory memory_;
+  ProcTraceeMemory memory_{[this](uint64_t id) { return StillValid(id); }};
   std::atomic<bool> thread_pidfds_{true};
 
   // pidfds by host tid, so that the hot path needs one pidfd_getfd. A pidfd pins its

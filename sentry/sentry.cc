@@ -151,6 +151,7 @@ void Sentry::Dispatch(const TrappedCall& call) {
     case MqCall::kLinkat: return HandleLinkat(call, *e);
     case MqCall::kNameToHandleAt: return HandleNameToHandleAt(call, *e);
     case MqCall::kOpenByHandleAt: return HandleOpenByHandleAt(call, *e);
+    case MqCall::kUserfaultfd: return HandleUserfaultfd(call, *e);
   }
 }
 
@@ -298,39 +299,42 @@ void Sentry::ExpireDeadlines() {
   ArmTimer();
 }
 
-bool Sentry::CopyOutMessage(int32_t tid, uint64_t buffer, uint64_t prio_ptr,
-                            const ipc::Message& m) {
+WriteOutcome Sentry::CopyOutMessage(const TrappedCall& call, uint64_t buffer,
+                                    uint64_t prio_ptr, const ipc::Message& m) {
   // The priority is written first, then the payload (spec §5.2 step 6).
-  if (prio_ptr != 0) {
-    uint32_t prio = m.priority;
-    if (!platform_->memory().Write(tid, prio_ptr, &prio, sizeof(prio))) return false;
-  }
-  if (!m.payload.empty() &&
-      !platform_->memory().Write(tid, buffer, m.payload.data(), m.payload.size())) {
-    return false;
-  }
-  return true;
+  const uint32_t prio = m.priority;
+  const MemoryWrite writes[] = {{prio_ptr, &prio, prio_ptr != 0 ? sizeof(prio) : 0},
+                                {buffer, m.payload.data(), m.payload.size()}};
+  return platform_->memory().WriteAll(call, writes);
 }
 
 void Sentry::DeliverHandoff(ipc::Queue& queue, ipc::Handoff handoff) {
-  // The sender has been answered; now the receiver. If it was interrupted, the message is
-  // offered again as if it had not been waiting (ipc/queue.h).
+  // The sender has been answered; now the receiver. A receiver that no longer waits
+  // (interrupted, killed, or its process exec'd) gets nothing: the message is offered again
+  // as if it had not been waiting (ipc/queue.h), as Linux, where such a waiter has left the
+  // queue, gives it to the next receiver or queues it.
   while (true) {
-    std::optional<Parked> p = Unpark(handoff.receiver_tag);
-    SyscallResult r = SyscallResult::Value(static_cast<int64_t>(handoff.message.payload.size()));
-    bool delivered = false;
-    if (p) {
-      if (!CopyOutMessage(p->call.tid, p->buffer, p->prio_ptr, handoff.message)) {
-        r = SyscallResult::Error(EFAULT);  // the message is lost, as on Linux
+    if (std::optional<Parked> p = Unpark(handoff.receiver_tag)) {
+      const WriteOutcome copied =
+          CopyOutMessage(p->call, p->buffer, p->prio_ptr, handoff.message);
+      bool delivered = false;
+      SyscallResult r = SyscallResult::Error(EINTR);  // as strace shows a call that left
+      if (copied != WriteOutcome::kGone) {
+        // A fault loses the message, as on Linux (spec §5.2 step 6), if the answer arrives.
+        r = copied == WriteOutcome::kDone
+                ? SyscallResult::Value(static_cast<int64_t>(handoff.message.payload.size()))
+                : SyscallResult::Error(EFAULT);
+        // Translated before answering: the receiver may exit right after (pmqtest does).
+        const int32_t pid = strace_.enabled() ? SandboxPid(p->call.tid) : 0;
+        absl::StatusOr<bool> sent = platform_->Answer(p->call, r);
+        delivered = sent.ok() && *sent;
+        if (strace_.enabled()) {
+          strace_.Resumed(pid, p->entry->name, delivered ? r : SyscallResult::Error(EINTR));
+        }
+      } else if (strace_.enabled()) {
+        strace_.Resumed(p->call.tid, p->entry->name, r);
       }
-      // Translated before answering: the receiver may exit right after (pmqtest does).
-      const int32_t pid = strace_.enabled() ? SandboxPid(p->call.tid) : 0;
-      absl::StatusOr<bool> sent = platform_->Answer(p->call, r);
-      delivered = sent.ok() && *sent;
-      if (strace_.enabled()) {
-        strace_.Resumed(pid, p->entry->name, delivered ? r : SyscallResult::Error(EINTR));
-      }
-      if (delivered || !r.ok()) return;
+      if (delivered) return;
     }
     std::optional<ipc::Handoff> next = queue.Redeliver(std::move(handoff));
     if (!next) return;

@@ -128,6 +128,8 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
   void HandleOpenByHandleAt(const TrappedCall& call, const SyscallEntry& e);
   // Lets the call run in the host kernel (Platform::Continue).
   void ContinueCall(const TrappedCall& call);
+  // userfaultfd(2) / ioctl(USERFAULTFD_IOC_NEW) without UFFD_USER_MODE_ONLY: EPERM.
+  void HandleUserfaultfd(const TrappedCall& call, const SyscallEntry& e);
 
   // Answers and traces. False if the caller was interrupted (nothing delivered).
   bool Reply(const TrappedCall& call, const std::string& trace, kernel::SyscallResult r);
@@ -146,8 +148,10 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
   // Completing parked calls (the undo protocol of ipc/queue.h).
   void DeliverHandoff(ipc::Queue& queue, ipc::Handoff handoff);
   void CompleteRefill(ipc::Queue& queue, std::optional<ipc::Refill> refill);
-  // Writes a received message to the caller; false = EFAULT (the message is lost).
-  bool CopyOutMessage(int32_t tid, uint64_t buffer, uint64_t prio_ptr, const ipc::Message& m);
+  // Writes a received message to the caller: kFault is its EFAULT (the message is lost),
+  // kGone a caller that no longer waits (the message is not lost: offer it again).
+  WriteOutcome CopyOutMessage(const TrappedCall& call, uint64_t buffer, uint64_t prio_ptr,
+                              const ipc::Message& m);
   void Park(Parked parked);
   std::optional<Parked> Unpark(uint64_t call_id);
   // Parked calls whose callers moved on (a new call from the same thread, or gone).

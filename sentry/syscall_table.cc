@@ -129,6 +129,22 @@ std::vector<SyscallEntry> BuildTable() {
   t.push_back({"fstatfs", MqCall::kFstatfs, Arch::kX86_64, 138});
   t.push_back({"fstatfs", MqCall::kFstatfs, Arch::kX32, abi::kX32SyscallBit + 138});
   AddFileCalls(t);
+  // userfaultfd guards (see MqCall): the flags are in a register, so the condition on them
+  // cannot race with the caller's other threads.
+  auto uffd_entries = [&t](Arch arch, const abi::UffdSyscallNumbers& n) {
+    SyscallEntry create{"userfaultfd", MqCall::kUserfaultfd, arch, n.userfaultfd};
+    create.trap_when = {{{.arg = 0, .mask = abi::kUffdUserModeOnly, .value = 0}}};
+    SyscallEntry ioctl{"ioctl", MqCall::kUserfaultfd, arch, n.ioctl};
+    // cmd is an unsigned int: the upper half of a 64-bit register is ignored.
+    ioctl.trap_when = {{{.arg = 1, .mask = 0xffffffff, .value = abi::kUserfaultfdIocNew},
+                        {.arg = 2, .mask = abi::kUffdUserModeOnly, .value = 0}}};
+    create.compat_sizes = ioctl.compat_sizes = arch == Arch::kI386;
+    t.push_back(create);
+    t.push_back(ioctl);
+  };
+  uffd_entries(Arch::kX86_64, abi::kX86_64UffdSyscalls);
+  uffd_entries(Arch::kX32, abi::kX32UffdSyscalls);
+  uffd_entries(Arch::kI386, abi::kI386UffdSyscalls);
   std::sort(t.begin(), t.end(), [](const SyscallEntry& a, const SyscallEntry& b) {
     return std::tuple(static_cast<int>(a.arch), a.nr) <
            std::tuple(static_cast<int>(b.arch), b.nr);

@@ -40,6 +40,11 @@ enum class MqCall {
   kLinkat,           // with AT_EMPTY_PATH: EXDEV (the supervisor opened the FUSE file)
   kNameToHandleAt,   // with AT_EMPTY_PATH: mqueue cannot encode handles (EOPNOTSUPP)
   kOpenByHandleAt,   // a handle is never decoded on mqfs (spec §8.3, issue 7 finding 3)
+  // userfaultfd(2), and ioctl(USERFAULTFD_IOC_NEW) on /dev/userfaultfd, without
+  // UFFD_USER_MODE_ONLY: refused (EPERM). A full userfaultfd would let a program stall the
+  // supervisor's own reads and writes of its memory; a user-mode-only one makes them fail
+  // with EFAULT instead. Calls with the flag are not trapped.
+  kUserfaultfd,
 };
 
 // How the handler decodes the arguments of one (arch, number).

@@ -10,6 +10,7 @@
 
 #include <set>
 #include <string>
+#include <tuple>
 
 #include <gtest/gtest.h>
 
@@ -72,17 +73,20 @@ TEST(SyscallTableTest, FilterTrapsExactlyTheTable) {
       ++conditional;
       numbers.emplace(static_cast<int>(r.arch), r.nr);
       EXPECT_TRUE(e->call == MqCall::kFcntl || e->call == MqCall::kMmap ||
-                  e->call == MqCall::kLinkat || e->call == MqCall::kNameToHandleAt)
+                  e->call == MqCall::kLinkat || e->call == MqCall::kNameToHandleAt ||
+                  e->call == MqCall::kUserfaultfd)
           << e->name;
     }
   }
   EXPECT_EQ(numbers.size(), SyscallTable().size());
-  EXPECT_EQ(numbers.size(), 6u + 6u + 8u + 3u * 2u + 4u + 2u + 3u * 6u + 2u)
+  EXPECT_EQ(numbers.size(), 6u + 6u + 8u + 3u * 2u + 4u + 2u + 3u * 6u + 2u + 3u * 2u)
       << "mq calls, then mount/fsopen per ABI, fcntl per ABI and i386 fcntl64, fstatfs, "
-         "the six file calls per ABI and i386's old mmap and 32-bit sendfile";
-  EXPECT_EQ(conditional, 4u * 2u + 3u * 3u)
+         "the six file calls per ABI and i386's old mmap and 32-bit sendfile, userfaultfd "
+         "and ioctl per ABI";
+  EXPECT_EQ(conditional, 4u * 2u + 3u * 3u + 3u * 2u)
       << "F_GETFL, and F_SETFL with O_DIRECT; private file mmap, linkat and "
-         "name_to_handle_at with AT_EMPTY_PATH";
+         "name_to_handle_at with AT_EMPTY_PATH; userfaultfd and USERFAULTFD_IOC_NEW without "
+         "UFFD_USER_MODE_ONLY";
 }
 
 // Without x32 (the kernel lacks it), no rule names an x32 number: the kernel answers them.
@@ -132,6 +136,30 @@ TEST(SyscallTableTest, FstatfsOn64BitLayoutsOnly_Spec8_3) {
   EXPECT_EQ(LookupSyscall(Arch::kX86_64, __NR_fstatfs)->call, MqCall::kFstatfs);
   EXPECT_EQ(LookupSyscall(Arch::kX32, 0x40000000 + 138)->call, MqCall::kFstatfs);
   EXPECT_EQ(LookupSyscall(Arch::kI386, 100), nullptr) << "compat statfs is not emulated";
+}
+
+// Only full userfaultfds are trapped (and refused): the flag is a register argument.
+TEST(SyscallTableTest, UserfaultfdWithoutUserModeOnlyOnEveryAbi) {
+  for (const auto& [arch, create, ioctl] :
+       {std::tuple(Arch::kX86_64, 323, 16), std::tuple(Arch::kX32, 0x40000000 + 323, 0x40000000 + 514),
+        std::tuple(Arch::kI386, 374, 54)}) {
+    const SyscallEntry* c = LookupSyscall(arch, create);
+    ASSERT_NE(c, nullptr);
+    EXPECT_EQ(c->call, MqCall::kUserfaultfd);
+    ASSERT_EQ(c->trap_when.size(), 1u);
+    ASSERT_EQ(c->trap_when[0].size(), 1u);
+    EXPECT_EQ(c->trap_when[0][0].arg, 0);
+    EXPECT_EQ(c->trap_when[0][0].mask, 1u);  // UFFD_USER_MODE_ONLY
+    EXPECT_EQ(c->trap_when[0][0].value, 0u);
+    const SyscallEntry* i = LookupSyscall(arch, ioctl);
+    ASSERT_NE(i, nullptr);
+    EXPECT_EQ(i->call, MqCall::kUserfaultfd);
+    ASSERT_EQ(i->trap_when.size(), 1u);
+    ASSERT_EQ(i->trap_when[0].size(), 2u);
+    EXPECT_EQ(i->trap_when[0][0].value, 0xAA00u);  // USERFAULTFD_IOC_NEW
+    EXPECT_EQ(i->trap_when[0][1].arg, 2);
+    EXPECT_EQ(i->trap_when[0][1].value, 0u);
+  }
 }
 
 }  // namespace

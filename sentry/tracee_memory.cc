@@ -1,18 +1,62 @@
-// process_vm_readv/writev copies, looping over partial transfers: the kernel stops at the
-// first page it cannot access and reports the bytes copied before it.
+// Why every access reaches the caller's address space as it is now. While a call waits
+// for its answer (SECCOMP_IOCTL_NOTIF_ID_VALID succeeds), its thread sits in the seccomp
+// wait: it is alive, so its tid names it and no other task; it cannot exec; and an exec by
+// another thread of its process kills it first, which ends the wait (the kernel removes
+// the notification before the thread exits, so before the exec replaces the address
+// space). A check that the call still waits, made after a resource was looked up by tid,
+// therefore proves the lookup found the caller and its current address space.
+//
+// Writes: /proc/<tid>/mem and /proc/<tid>/maps hold the address space they were opened on
+// (the mm, not the tid), so opened and then checked they can only ever reach the caller's;
+// if the caller dies or exec's after the check, that address space is dead or no longer
+// its image's, and nothing reaches another process. /proc/<tid>/mem writes with FOLL_FORCE
+// (read-only and PROT_NONE pages too), so each write is limited to the bytes that lie in
+// writable VMAs, the prefix copy_to_user would write before faulting.
+//
+// Reads: process_vm_readv(tid) looks tid up when called, and its bytes are returned only
+// if the call still waits afterwards (so they came from the caller); they are never used
+// otherwise. process_vm_readv has copy_from_user's view of permissions (no FOLL_FORCE).
 #include "sentry/tracee_memory.h"
 
+#include <fcntl.h>
+#include <linux/types.h>
+#include <sys/ioctl.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <utility>
 
 #include "kernel/abi.h"
+#include "sentry/unique_fd.h"
 
 namespace mqsentry::sentry {
 namespace {
+
+// PROCMAP_QUERY (include/uapi/linux/fs.h, kernel 6.11): newer than Debian 12's headers.
+struct ProcmapQuery {
+  __u64 size;
+  __u64 query_flags;
+  __u64 query_addr;
+  __u64 vma_start;
+  __u64 vma_end;
+  __u64 vma_flags;
+  __u64 vma_page_size;
+  __u64 vma_offset;
+  __u64 inode;
+  __u32 dev_major;
+  __u32 dev_minor;
+  __u32 vma_name_size;
+  __u32 build_id_size;
+  __u64 vma_name_addr;
+  __u64 build_id_addr;
+};
+constexpr unsigned long kProcmapQuery = _IOWR('f', 17, ProcmapQuery);
+// Only a VMA covering query_addr that has VM_WRITE matches (no "or next" flag).
+constexpr __u64 kProcmapQueryVmaWritable = 0x02;
 
 using Transfer = ssize_t (*)(pid_t, const iovec*, unsigned long, const iovec*, unsigned long,
                              unsigned long);
@@ -36,25 +80,87 @@ bool Copy(Transfer transfer, int32_t tid, uint64_t addr, char* local, size_t siz
   return true;
 }
 
+UniqueFd OpenProc(int32_t tid, const char* file, int flags) {
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/%s", tid, file);
+  return UniqueFd(open(path, flags | O_CLOEXEC));
+}
+
+// How many bytes from addr lie in writable VMAs of the address space `maps` was opened
+// on, without a gap: what copy_to_user could write before faulting.
+uint64_t WritablePrefix(int maps, uint64_t addr, uint64_t size) {
+  const uint64_t end = addr + size < addr ? ~uint64_t{0} : addr + size;
+  uint64_t at = addr;
+  while (at < end) {
+    ProcmapQuery q{};
+    q.size = sizeof(q);
+    q.query_flags = kProcmapQueryVmaWritable;
+    q.query_addr = at;
+    // ENOENT: no writable VMA covers `at` (unmapped, read-only, PROT_NONE, kernel half).
+    if (ioctl(maps, kProcmapQuery, &q) != 0 || q.vma_end <= at) break;
+    at = std::min<uint64_t>(q.vma_end, end);
+  }
+  return at - addr;
+}
+
+// pwrite of all `size` bytes; the count written.
+uint64_t WriteThrough(int mem, uint64_t addr, const char* data, uint64_t size) {
+  uint64_t done = 0;
+  while (done < size) {
+    const ssize_t n = pwrite(mem, data + done, size - done, static_cast<off_t>(addr + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // EIO: a page the kernel could not fault in, or the mm is gone
+    done += static_cast<uint64_t>(n);
+  }
+  return done;
+}
+
 }  // namespace
 
-ProcessVmTraceeMemory::ProcessVmTraceeMemory()
-    : page_size_(static_cast<uint64_t>(sysconf(_SC_PAGESIZE))) {}
+ProcTraceeMemory::ProcTraceeMemory(std::function<bool(uint64_t call_id)> still_pending)
+    : still_pending_(std::move(still_pending)),
+      page_size_(static_cast<uint64_t>(sysconf(_SC_PAGESIZE))) {}
 
-bool ProcessVmTraceeMemory::Read(int32_t tid, uint64_t addr, void* out, size_t size) {
+bool ProcTraceeMemory::RawRead(int32_t tid, uint64_t addr, void* out, size_t size) {
   return Copy(process_vm_readv, tid, addr, static_cast<char*>(out), size);
 }
 
-bool ProcessVmTraceeMemory::Write(int32_t tid, uint64_t addr, const void* in, size_t size) {
-  // process_vm_writev's local iovec is only read from.
-  return Copy(process_vm_writev, tid, addr, const_cast<char*>(static_cast<const char*>(in)),
-              size);
+bool ProcTraceeMemory::Read(const TrappedCall& call, uint64_t addr, void* out, size_t size) {
+  if (size == 0) return true;
+  // Checked after the read (file comment): bytes of anyone else are never returned.
+  return RawRead(call.tid, addr, out, size) && still_pending_(call.id);
+}
+
+WriteOutcome ProcTraceeMemory::WriteAll(const TrappedCall& call,
+                                        std::span<const MemoryWrite> writes) {
+  if (std::all_of(writes.begin(), writes.end(), [](const MemoryWrite& w) { return w.size == 0; })) {
+    return WriteOutcome::kDone;
+  }
+  // Opened first, checked after (file comment).
+  const UniqueFd mem = OpenProc(call.tid, "mem", O_RDWR);
+  const UniqueFd maps = OpenProc(call.tid, "maps", O_RDONLY);
+  if (!still_pending_(call.id)) return WriteOutcome::kGone;
+  // Still waiting, but not open: the supervisor may not reach this process (ptrace access
+  // rules); the caller sees EFAULT, as from a page it cannot write.
+  if (!mem.valid() || !maps.valid()) return WriteOutcome::kFault;
+  for (const MemoryWrite& w : writes) {
+    if (w.size == 0) continue;
+    const uint64_t allowed = WritablePrefix(maps.get(), w.addr, w.size);
+    const uint64_t written =
+        WriteThrough(mem.get(), w.addr, static_cast<const char*>(w.data), allowed);
+    if (written < w.size) {
+      // A fault, or the caller died or exec'd meanwhile (then its old address space
+      // refuses the write): only the call's state tells which.
+      return still_pending_(call.id) ? WriteOutcome::kFault : WriteOutcome::kGone;
+    }
+  }
+  return WriteOutcome::kDone;
 }
 
 // fs/namei.c getname_flags(): strncpy_from_user(kname, filename, PATH_MAX); a result of
 // PATH_MAX (no NUL in the first 4096 bytes) is ENAMETOOLONG, a fault before the NUL is
 // EFAULT. Page by page, so that a string that ends right before an unmapped page reads.
-int ProcessVmTraceeMemory::ReadName(int32_t tid, uint64_t addr, std::string* out) {
+int ProcTraceeMemory::ReadName(const TrappedCall& call, uint64_t addr, std::string* out) {
   constexpr size_t kMax = kernel::abi::kPathMax;  // 4096, including the NUL
   char buffer[kMax];
   size_t have = 0;
@@ -63,8 +169,10 @@ int ProcessVmTraceeMemory::ReadName(int32_t tid, uint64_t addr, std::string* out
     if (at < addr) return EFAULT;  // wrapped
     const size_t to_page_end = static_cast<size_t>(page_size_ - (at % page_size_));
     const size_t chunk = std::min(to_page_end, kMax - have);
-    if (!Read(tid, at, buffer + have, chunk)) return EFAULT;
+    if (!RawRead(call.tid, at, buffer + have, chunk)) return EFAULT;
     if (const void* nul = std::memchr(buffer + have, '\0', chunk); nul != nullptr) {
+      // Checked after the reads, before the name is used (file comment).
+      if (!still_pending_(call.id)) return EFAULT;
       out->assign(buffer, static_cast<const char*>(nul) - buffer);
       return 0;
     }

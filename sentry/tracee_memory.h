@@ -1,25 +1,37 @@
-// ProcessVmTraceeMemory: TraceeMemory over process_vm_readv/process_vm_writev. Needs
-// ptrace-attach rights over the tracee (the supervisor has them: same user namespace with
-// CAP_SYS_PTRACE, or host root). Stateless and thread-safe.
+// ProcTraceeMemory: TraceeMemory anchored to the trapped call. Reads use process_vm_readv
+// and are checked afterwards; writes go through /proc/<tid>/mem opened and then checked,
+// limited to what copy_to_user could write (the VMA permissions, PROCMAP_QUERY on
+// /proc/<tid>/maps, kernel >= 6.11). Needs ptrace-attach rights over the tracee (the
+// supervisor has them: same user namespace with CAP_SYS_PTRACE, or host root).
+// Thread-safe if still_pending is.
 #ifndef MQSENTRY_SENTRY_TRACEE_MEMORY_H_
 #define MQSENTRY_SENTRY_TRACEE_MEMORY_H_
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <span>
 #include <string>
 
 #include "sentry/platform.h"
 
 namespace mqsentry::sentry {
 
-class ProcessVmTraceeMemory final : public TraceeMemory {
+class ProcTraceeMemory final : public TraceeMemory {
  public:
-  ProcessVmTraceeMemory();
-  bool Read(int32_t tid, uint64_t addr, void* out, size_t size) override;
-  bool Write(int32_t tid, uint64_t addr, const void* in, size_t size) override;
-  int ReadName(int32_t tid, uint64_t addr, std::string* out) override;
+  // still_pending(call id): whether the call still waits for its answer
+  // (Platform::StillValid).
+  explicit ProcTraceeMemory(std::function<bool(uint64_t call_id)> still_pending);
+
+  bool Read(const TrappedCall& call, uint64_t addr, void* out, size_t size) override;
+  WriteOutcome WriteAll(const TrappedCall& call, std::span<const MemoryWrite> writes) override;
+  int ReadName(const TrappedCall& call, uint64_t addr, std::string* out) override;
 
  private:
+  // Reads without the final check (ReadName checks once for all its pieces).
+  bool RawRead(int32_t tid, uint64_t addr, void* out, size_t size);
+
+  const std::function<bool(uint64_t)> still_pending_;
   const uint64_t page_size_;
 };
 
