@@ -76,7 +76,7 @@ void Sentry::HandleMmap(const TrappedCall& call, const SyscallEntry& e) {
   bool offset_in_pages = e.compat_sizes;  // mmap2 takes pages
   if (e.old_mmap) {
     uint32_t a[6];  // struct mmap_arg_struct: addr, len, prot, flags, fd, offset
-    if (!platform_->memory().Read(call.tid, call.args[0], a, sizeof(a))) {
+    if (!platform_->memory().Read(call, call.args[0], a, sizeof(a))) {
       return ContinueCall(call);  // the kernel's EFAULT
     }
     len = a[1], prot = a[2], flags = a[3], fd = static_cast<int>(a[4]), offset = a[5];
@@ -121,9 +121,9 @@ void Sentry::HandleSendfile(const TrappedCall& call, const SyscallEntry& e) {
   if (offset_ptr != 0) {
     if (e.off32) {
       int32_t off32 = 0;
-      if (!platform_->memory().Read(call.tid, offset_ptr, &off32, sizeof(off32))) return reply(EFAULT);
+      if (!platform_->memory().Read(call, offset_ptr, &off32, sizeof(off32))) return reply(EFAULT);
       pos = off32;
-    } else if (!platform_->memory().Read(call.tid, offset_ptr, &pos, sizeof(pos))) {
+    } else if (!platform_->memory().Read(call, offset_ptr, &pos, sizeof(pos))) {
       return reply(EFAULT);
     }
   }
@@ -159,7 +159,7 @@ void Sentry::HandleSplice(const TrappedCall& call, const SyscallEntry& e) {
   const bool out_pipe = IsPipe(call.tid, fd_out);
   if (out_pipe && off_out != 0) return reply(ESPIPE);
   int64_t pos = 0;
-  if (off_in != 0 && !platform_->memory().Read(call.tid, off_in, &pos, sizeof(pos))) {
+  if (off_in != 0 && !platform_->memory().Read(call, off_in, &pos, sizeof(pos))) {
     return reply(EFAULT);
   }
   if (!Readable(in->flags) || !Writable(out->flags)) return reply(EBADF);
@@ -179,7 +179,7 @@ void Sentry::HandleLinkat(const TrappedCall& call, const SyscallEntry& e) {
   const int flags = IntArg(call, 4);
   if (!MqFdInfo(call, olddirfd)) return ContinueCall(call);
   char first = 0;
-  if (!platform_->memory().Read(call.tid, oldpath, &first, 1)) return ContinueCall(call);
+  if (!platform_->memory().Read(call, oldpath, &first, 1)) return ContinueCall(call);
   if (first != '\0') return ContinueCall(call);  // a path relative to a file: the kernel's
   std::string trace;
   if (strace_.enabled()) trace = absl::StrCat(e.name, "(", olddirfd, ", \"\", ..., AT_EMPTY_PATH)");
@@ -200,7 +200,7 @@ void Sentry::HandleNameToHandleAt(const TrappedCall& call, const SyscallEntry& e
   const int flags = IntArg(call, 4);
   if ((flags & kAtHandleFid) || !MqFdInfo(call, dirfd)) return ContinueCall(call);
   char first = 0;
-  if (!platform_->memory().Read(call.tid, path, &first, 1) || first != '\0') {
+  if (!platform_->memory().Read(call, path, &first, 1) || first != '\0') {
     return ContinueCall(call);
   }
   std::string trace;
@@ -242,14 +242,14 @@ void Sentry::HandleOpenByHandleAt(const TrappedCall& call, const SyscallEntry& e
     uint32_t handle_bytes;
     int32_t handle_type;
   } header{};
-  if (!platform_->memory().Read(call.tid, handle, &header, sizeof(header))) return reply(EFAULT);
+  if (!platform_->memory().Read(call, handle, &header, sizeof(header))) return reply(EFAULT);
   if (header.handle_bytes > kMaxHandleSize || header.handle_bytes == 0) return reply(EINVAL);
   if (header.handle_type < 0 ||
       ((static_cast<uint32_t>(header.handle_type) & 0xffff0000u) & ~kFileidValidUserFlags)) {
     return reply(EINVAL);
   }
   char bytes[kMaxHandleSize];
-  if (!platform_->memory().Read(call.tid, handle + sizeof(header), bytes, header.handle_bytes)) {
+  if (!platform_->memory().Read(call, handle + sizeof(header), bytes, header.handle_bytes)) {
     return reply(EFAULT);
   }
   reply(ESTALE);
