@@ -141,13 +141,29 @@ absl::Status CloseUnkeptFds(const InitArgs& a) {
   return absl::OkStatus();
 }
 
-// Detaches every mqueue mount reachable by path, so the host's queues cannot be opened
-// through the filesystem. A mount inherited from a more privileged mount namespace (the
+// Detaches the mount `m` if it is reachable by path (on top of its mount point); returns
+// whether it was. A mount inherited from a more privileged mount namespace (the
 // unprivileged supervisor's case) is locked (umount: EINVAL) and is covered with an empty
 // read-only tmpfs instead; the cover is locked in turn for anyone who unshares a new user
-// namespace, and the program has no capability to remove it otherwise. Mounts that are
-// not on top of their mount point are unreachable already. Repeats until a pass changes
-// nothing, since detaching a mount can reveal another one below it.
+// namespace, and the program has no capability to remove it otherwise.
+absl::StatusOr<bool> DetachOrCover(const MountInfo& m) {
+  struct stat st;
+  if (stat(m.mount_point.c_str(), &st) != 0) return false;
+  if (st.st_dev != makedev(m.major, m.minor)) return false;  // something else is on top
+  if (umount2(m.mount_point.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) == 0) return true;
+  if (errno != EINVAL && errno != EPERM) {
+    return Errno(absl::StrCat("umount ", m.mount_point, " (", m.fs_type, ")"));
+  }
+  if (mount("none", m.mount_point.c_str(), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+            "size=4k,nr_inodes=1,mode=000") != 0) {
+    return Errno(absl::StrCat("cover the locked ", m.fs_type, " mount ", m.mount_point));
+  }
+  return true;
+}
+
+// Detaches every mqueue mount reachable by path, so the host's queues cannot be opened
+// through the filesystem. Repeats until a pass changes nothing, since detaching a mount
+// can reveal another one below it.
 absl::Status RemoveMqueueMounts() {
   for (int pass = 0; pass < 64; ++pass) {
     absl::StatusOr<std::vector<MountInfo>> mounts = ReadSelfMountInfo();
@@ -155,25 +171,26 @@ absl::Status RemoveMqueueMounts() {
     bool changed = false;
     for (const MountInfo& m : *mounts) {
       if (m.fs_type != "mqueue") continue;
-      struct stat st;
-      if (stat(m.mount_point.c_str(), &st) != 0) continue;
-      if (st.st_dev != makedev(m.major, m.minor)) continue;  // something else is on top
-      if (umount2(m.mount_point.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) == 0) {
-        changed = true;
-        continue;
-      }
-      if (errno != EINVAL && errno != EPERM) {
-        return Errno(absl::StrCat("umount ", m.mount_point, " (mqueue)"));
-      }
-      if (mount("none", m.mount_point.c_str(), "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                "size=4k,nr_inodes=1,mode=000") != 0) {
-        return Errno(absl::StrCat("cover the locked mqueue mount ", m.mount_point));
-      }
-      changed = true;
+      absl::StatusOr<bool> removed = DetachOrCover(m);
+      if (!removed.ok()) return removed.status();
+      changed |= *removed;
     }
     if (!changed) return absl::OkStatus();
   }
   return absl::InternalError("mqueue mounts keep appearing under each other");
+}
+
+// Every proc mount shows the host's processes, with their /proc/<pid>/fd, root and cwd:
+// not only /proc (a container runtime's /host/proc, a chroot's /proc...). One pass (the
+// list comes from /proc, which this detaches), innermost first.
+absl::Status RemoveProcMounts() {
+  absl::StatusOr<std::vector<MountInfo>> mounts = ReadSelfMountInfo();
+  if (!mounts.ok()) return mounts.status();
+  for (auto m = mounts->rbegin(); m != mounts->rend(); ++m) {
+    if (m->fs_type != "proc") continue;
+    if (absl::StatusOr<bool> removed = DetachOrCover(*m); !removed.ok()) return removed.status();
+  }
+  return absl::OkStatus();
 }
 
 absl::Status SetUpMounts() {
@@ -182,10 +199,8 @@ absl::Status SetUpMounts() {
     return Errno("make mounts private (mount / MS_REC|MS_PRIVATE)");
   }
   if (absl::Status s = RemoveMqueueMounts(); !s.ok()) return s;
-  // A /proc for the new PID namespace. The old one shows the host's processes (and their
-  // /proc/<pid>/root): detach it where allowed; when it is locked (unprivileged), the new
-  // one covers it.
-  (void)umount2("/proc", MNT_DETACH);
+  if (absl::Status s = RemoveProcMounts(); !s.ok()) return s;
+  // A /proc for the new PID namespace.
   if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
     return Errno("mount proc on /proc");
   }

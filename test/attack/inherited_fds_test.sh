@@ -7,7 +7,9 @@
 #   - with --preserve-fds 5 (fds 3..7) mqsentry refuses to start: exit 125, a message
 #     naming fd 7;
 #   - started in the host mqueue mount as working directory, the program does not see the
-#     host's queue through "." and creates none there.
+#     host's queue through "." and creates none there;
+#   - a second proc mount of the host's (as a runtime's /host/proc) shows the program no
+#     host process (whose /proc/PID/fd, root and cwd lead out).
 # After each run no queue made by the program exists on the host.
 # The "host" is a private mount and IPC namespace of this script (unshare), so nothing
 # outside it is touched. Every check runs with mqsentry started by root, then by uid 65534
@@ -26,7 +28,7 @@ if [ -z "${ATTACK_INNER:-}" ]; then
 fi
 
 work=$(mktemp -d /tmp/mqsentry-attack.XXXXXX)
-trap 'umount "$work/mq" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'umount "$work/mq" "$work/hostproc" 2>/dev/null; rm -rf "$work"' EXIT
 chmod 0755 "$work"
 install -m 0755 "$mqsentry" "$work/mqsentry"
 install -m 0755 "$probe" "$work/attack_probe"
@@ -35,6 +37,8 @@ probe=$work/attack_probe
 mkdir -m 0755 "$work/mq"
 mount -t mqueue none "$work/mq" || exit 1
 "$probe" mq-create attack-host-queue >/dev/null
+mkdir -m 0755 "$work/hostproc"
+mount -t proc proc "$work/hostproc" || exit 1
 chmod 0666 "$work/mq/attack-host-queue"
 rel=${work#/}/mq  # the mqueue mount, relative to /
 
@@ -118,6 +122,9 @@ for user in root 65534; do
   # The working directory: the host mqueue mount.
   check "$user: working directory on host mqueue mount" 0 '^cwd: list (\[\]|EACCES)' '' \
     bash -c 'cd "$1" && shift && exec "$@"' _ "$work/mq" "${run[@]}" -- "$probe" cwd
+  # shellcheck disable=SC2016  # expanded by the sandbox's sh
+  check "$user: another proc mount of the host" 0 '^0$' '' \
+    "${run[@]}" -- sh -c 'ls "$1" 2>/dev/null | grep -c "^[0-9]" || true' _ "$work/hostproc"
 done
 
 if [ "$failures" -ne 0 ]; then
