@@ -94,6 +94,7 @@ struct InitArgs {
   // The supervisor's euid and egid (in its own user namespace, S when unprivileged).
   uid_t caller_uid;
   gid_t caller_gid;
+  int last_cap;  // LastCapability(), read while /proc is the host's
 };
 
 // Reports a setup failure to the supervisor; returns init's exit status.
@@ -345,16 +346,31 @@ void SetIdsOrExit(const LaunchOptions& o) {
   const LaunchOptions& o = *a.options;
   sigprocmask(SIG_SETMASK, &a.original_mask, nullptr);
   for (int fd = 0; fd <= LastKeptFd(o.preserve_fds); ++fd) fcntl(fd, F_SETFD, 0);
+  const char* what = "";
   if (o.unprivileged) {
-    const char* what = "";
     if (const int err = EnterProgramUserNamespace(a, &what); err != 0) {
       std::fprintf(
           stderr, "mqsentry: cannot give the program its user namespace (uid %u, gid %u): %s: %s\n",
           o.uid.value_or(a.caller_uid), o.gid.value_or(a.caller_gid), what, std::strerror(err));
       _exit(127);
     }
-  } else {
-    SetIdsOrExit(o);
+  }
+  // Capabilities (program_caps.h): the bounding set while CAP_SETPCAP is there, the rest
+  // after the uid change that needs CAP_SETUID. Unprivileged, this acts in P.
+  if (!o.privileged) {
+    if (const int err = LimitBoundingAndAmbient(o.capabilities, a.last_cap, &what); err != 0) {
+      std::fprintf(stderr, "mqsentry: cannot limit the program's capabilities: %s: %s\n", what,
+                   std::strerror(err));
+      _exit(127);
+    }
+  }
+  if (!o.unprivileged) SetIdsOrExit(o);
+  if (!o.privileged) {
+    if (const int err = LimitProcessCapabilities(o.capabilities, &what); err != 0) {
+      std::fprintf(stderr, "mqsentry: cannot limit the program's capabilities: %s: %s\n", what,
+                   std::strerror(err));
+      _exit(127);
+    }
   }
   execvp(a.argv[0], a.argv.data());
   std::fprintf(stderr, "mqsentry: cannot run %s: %s\n", a.argv[0], std::strerror(errno));
@@ -561,6 +577,7 @@ absl::StatusOr<Sandbox> Launch(const LaunchOptions& options) {
   args.parent_pidfd = parent_pidfd.get();
   args.caller_uid = geteuid();
   args.caller_gid = getegid();
+  args.last_cap = LastCapability();
 
   // fork()-like clone (no new stack): the child continues here with a copy of our memory.
   // Unprivileged, init unshares the IPC namespace later, from its own user namespace

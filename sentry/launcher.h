@@ -45,6 +45,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "kernel/capabilities.h"
+#include "sentry/program_caps.h"
 #include "sentry/seccomp_filter.h"
 
 namespace mqsentry::sentry {
@@ -67,6 +69,11 @@ struct LaunchOptions {
   // closes every other descriptor. Launch() refuses kept descriptors that reach the host's
   // mount tree or mqueue code (kept_fds.h) and fds in the range that are not open.
   int preserve_fds = 0;
+  // The program's capabilities (program_caps.h): Docker's default set unless changed. An
+  // unprivileged supervisor's program holds them, if at all, only in its own user namespace
+  // P, which owns nothing; they still bound what it may gain by exec.
+  kernel::CapabilitySet capabilities = DockerDefaultCapabilities();
+  bool privileged = false;  // keep every capability and the bounding set as they are
 };
 
 struct Sandbox {

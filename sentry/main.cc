@@ -7,6 +7,9 @@
 //     --uid N --gid N                 identity inside the sandbox (default: the caller's)
 //     --preserve-fds N                the program also keeps fds 3 .. 3+N-1 (runc's flag);
 //                                     every other descriptor but 0-2 is closed
+//     --cap-add NAME --cap-drop NAME  (repeatable) change the program's capabilities from
+//                                     Docker's default set (Docker's names, or ALL)
+//     --privileged                    keep every capability: no security boundary
 //
 // Exit status: the program's; 128+N if signal N killed it; 125 if mqsentry itself failed.
 #include <fcntl.h>
@@ -21,6 +24,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -35,6 +39,7 @@
 #include "sentry/kept_fds.h"
 #include "sentry/launcher.h"
 #include "sentry/platform.h"
+#include "sentry/program_caps.h"
 #include "sentry/sentry.h"
 #include "sentry/syscall_table.h"
 #include "vfs/mqfs.h"
@@ -70,7 +75,10 @@ void Usage() {
                "  --strace                       trace emulated calls to stderr\n"
                "  --strace-log FILE              trace emulated calls to FILE\n"
                "  --uid N --gid N                identity inside the sandbox\n"
-               "  --preserve-fds N               also pass fds 3 .. 3+N-1 to the program\n");
+               "  --preserve-fds N               also pass fds 3 .. 3+N-1 to the program\n"
+               "  --cap-add NAME --cap-drop NAME change the program's capabilities from\n"
+               "                                 Docker's default set (repeatable; or ALL)\n"
+               "  --privileged                   every capability (no security boundary)\n");
 }
 
 int Die(const std::string& message) {
@@ -80,6 +88,7 @@ int Die(const std::string& message) {
 
 struct Flags {
   LaunchOptions launch;
+  CapabilityFlags caps;
   bool strace = false;
   std::string strace_log;
 };
@@ -89,11 +98,21 @@ std::string ParseRun(int argc, char** argv, Flags* f) {
   int i = 2;
   for (; i < argc; ++i) {
     std::string a = argv[i];
+    // --flag=value as well as --flag value.
+    std::optional<std::string> inline_value;
+    if (const size_t eq = a.find('='); a.rfind("--", 0) == 0 && eq != std::string::npos) {
+      inline_value = a.substr(eq + 1);
+      a.resize(eq);
+    }
     auto value = [&](const char* flag) -> const char* {
-      if (i + 1 >= argc) return nullptr;
       (void)flag;
+      if (inline_value.has_value()) return inline_value->c_str();
+      if (i + 1 >= argc) return nullptr;
       return argv[++i];
     };
+    if ((a == "--strace" || a == "--privileged") && inline_value.has_value()) {
+      return absl::StrCat(a, " takes no value");
+    }
     if (a == "--") {
       ++i;
       break;
@@ -117,6 +136,15 @@ std::string ParseRun(int argc, char** argv, Flags* f) {
         return "--preserve-fds needs a number of descriptors";
       }
       f->launch.preserve_fds = n;
+    } else if (a == "--cap-add" || a == "--cap-drop") {
+      const char* v = value(a.c_str());
+      if (!v) return absl::StrCat(a, " needs a capability name");
+      if (absl::StatusOr<int> cap = ParseCapabilityName(v); !cap.ok()) {
+        return absl::StrCat(a, " ", v, ": ", cap.status().message());
+      }
+      (a == "--cap-add" ? f->caps.add : f->caps.drop).push_back(v);
+    } else if (a == "--privileged") {
+      f->caps.privileged = true;
     } else if (a == "--sysctl") {
       const char* v = value("--sysctl");
       if (!v) return "--sysctl needs NAME=VALUE";
@@ -137,6 +165,10 @@ std::string ParseRun(int argc, char** argv, Flags* f) {
   }
   if (i >= argc) return "no program given (mqsentry run [flags] -- PROGRAM [ARGS...])";
   for (; i < argc; ++i) f->launch.argv.push_back(argv[i]);
+  absl::StatusOr<kernel::CapabilitySet> caps = ResolveCapabilities(f->caps);
+  if (!caps.ok()) return std::string(caps.status().message());
+  f->launch.capabilities = *caps;
+  f->launch.privileged = f->caps.privileged;
   return "";
 }
 

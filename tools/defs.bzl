@@ -54,7 +54,7 @@ def mq_proto_library(name, src, deps = [], **kwargs):
         **kwargs
     )
 
-def mq_syscall_test(name, srcs, deps = [], copts = [], unprivileged = True, **kwargs):
+def mq_syscall_test(name, srcs, deps = [], copts = [], unprivileged = True, sandbox_caps = [], **kwargs):
     """A syscall conformance test, run four times: natively (`name`) and under mqsentry
     (`name_sandboxed`) as root, and the same as an unprivileged user (`name_unprivileged`,
     `name_sandboxed_unprivileged`, both through //test:run_unprivileged.sh, as uid 65534).
@@ -62,6 +62,9 @@ def mq_syscall_test(name, srcs, deps = [], copts = [], unprivileged = True, **kw
     must pass identically. All run outside Bazel's sandbox (namespaces, seccomp, FUSE).
     unprivileged = False: no unprivileged twins, for a binary none of whose tests an
     unprivileged user can pass (a run of no test case counts as a failure).
+    sandbox_caps: capabilities the root `name_sandboxed` run adds (`mqsentry run --cap-add`)
+    to Docker's default set that mqsentry gives a root program; the native root run has
+    them all. Say at the call why each is needed. The unprivileged runs have none anyway.
     """
     tags = kwargs.pop("tags", [])
     native.cc_test(
@@ -75,7 +78,9 @@ def mq_syscall_test(name, srcs, deps = [], copts = [], unprivileged = True, **kw
     native.sh_test(
         name = name + "_sandboxed",
         srcs = ["//test:run_sandboxed.sh"],
-        args = ["$(location //sentry:mqsentry)", "$(location :%s)" % name],
+        args = ["$(location //sentry:mqsentry)"] +
+               ["--cap-add=" + cap for cap in sandbox_caps] +
+               ["$(location :%s)" % name],
         data = [
             "//sentry:mqsentry",
             "//test:sandbox_known_gaps",

@@ -30,6 +30,7 @@
 #include <cstring>
 #include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -170,9 +171,26 @@ int UnshareIpc() {
 
 // What a program that needs its own IPC (or mount) namespace does without CAP_SYS_ADMIN.
 int UsernsIpc() {
+  const uid_t uid = geteuid();
+  const gid_t gid = getegid();
   const long rc = unshare(CLONE_NEWUSER | CLONE_NEWIPC);
   std::printf("unshare(CLONE_NEWUSER|CLONE_NEWIPC): %s\n", Result(rc).c_str());
   if (rc != 0) return 0;
+  // uid and gid 0 in it = ours outside (what `unshare --map-root-user` writes); without a
+  // map the new queue's owner would be unmapped (EOVERFLOW).
+  const std::pair<const char*, std::string> maps[] = {
+      {"/proc/self/setgroups", "deny"},
+      {"/proc/self/uid_map", "0 " + std::to_string(uid) + " 1"},
+      {"/proc/self/gid_map", "0 " + std::to_string(gid) + " 1"}};
+  for (const auto& [path, text] : maps) {
+    std::ofstream out(path);
+    out << text;
+    out.flush();
+    if (!out) {
+      std::printf("write %s: failed\n", path);
+      return 0;
+    }
+  }
   const long q = syscall(SYS_mq_open, "attack-userns-queue", O_CREAT | O_RDWR | O_EXCL, 0600, nullptr);
   std::printf("mq_open in it: %s\n", Result(q).c_str());
   if (q >= 0) {

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # mqsentry keeps the host's mqueue filesystem out of the sandbox: `mount -t mqueue` is
 # refused with EPERM (a new mqueue superblock would be the host kernel's mqueue code).
-# Root in a root sandbox keeps its other mounts; a caller without CAP_SYS_ADMIN in the
-# host's user namespace (here: root of a user namespace of its own) may not mount at all,
-# since the type string cannot be checked race-free (sentry/handlers.cc HandleMountGuard).
+# A root program has Docker's default capabilities, without CAP_SYS_ADMIN: it may not
+# mount at all, as in Docker. Given CAP_SYS_ADMIN (--cap-add SYS_ADMIN, --privileged) it
+# keeps its other mounts. A caller without CAP_SYS_ADMIN in the host's user namespace
+# (here: root of a user namespace of its own) may not mount at all either, since the type
+# string cannot be checked race-free (sentry/handlers.cc HandleMountGuard).
 # The same script runs natively first, where every mount succeeds: the refusals are
 # mqsentry's. Run as root (it mounts).
 set -u
@@ -30,6 +32,16 @@ echo "$native"
 echo "== under mqsentry"
 sandboxed=$("$mqsentry" run -- sh -c "$script" 2>&1)
 echo "$sandboxed"
+echo "== under mqsentry --cap-add SYS_ADMIN"
+sys_admin=$("$mqsentry" run --cap-add SYS_ADMIN -- sh -c "$script" 2>&1)
+echo "$sys_admin"
+echo "== under mqsentry --privileged"
+privileged=$("$mqsentry" run --privileged -- sh -c "$script" 2>&1)
+echo "$privileged"
 expect native "$native" "mqueue: 0" "tmpfs: 0" "own-namespace mqueue: 0" "own-namespace tmpfs: 0" &&
-  expect mqsentry "$sandboxed" "mqueue: 32" "tmpfs: 0" "own-namespace mqueue: 32" \
-    "own-namespace tmpfs: 32" && echo PASS
+  expect mqsentry "$sandboxed" "mqueue: 32" "tmpfs: 32" "own-namespace mqueue: 32" \
+    "own-namespace tmpfs: 32" &&
+  expect "mqsentry --cap-add SYS_ADMIN" "$sys_admin" "mqueue: 32" "tmpfs: 0" \
+    "own-namespace mqueue: 32" "own-namespace tmpfs: 32" &&
+  expect "mqsentry --privileged" "$privileged" "mqueue: 32" "tmpfs: 0" \
+    "own-namespace mqueue: 32" "own-namespace tmpfs: 32" && echo PASS
