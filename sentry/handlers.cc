@@ -285,7 +285,10 @@ void Sentry::HandleUnlink(const TrappedCall& call, const SyscallEntry& e) {
   if (!id.ok()) return Fail(id.status());
   absl::StatusOr<std::shared_ptr<ipc::IpcNamespace>> ns = NamespaceOf(*id);
   if (!ns.ok()) return Fail(ns.status());
-  Reply(call, trace, (*ns)->Unlink(id->cred, name));
+  const SyscallResult r = (*ns)->Unlink(id->cred, name);
+  // Before the answer: open descriptors read "/NAME (deleted)" once it returns (§8.3).
+  if (r.ok()) mqfs_->QueueUnlinked(**ns, name);
+  Reply(call, trace, r);
 }
 
 // ---- mq_timedsend ----

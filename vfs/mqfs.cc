@@ -115,6 +115,13 @@ struct stat RootStat() {
   return st;
 }
 
+// A namespace's directory: like the root.
+struct stat DirStat(uint64_t ino) {
+  struct stat st = RootStat();
+  st.st_ino = ino;
+  return st;
+}
+
 }  // namespace
 
 // The FUSE low-level callbacks. Each finds its Mqfs through the session's user data, does
@@ -137,34 +144,69 @@ class Mqfs::Ops {
     conn->want &= ~(FUSE_CAP_WRITEBACK_CACHE | FUSE_CAP_AUTO_INVAL_DATA);
   }
 
+  // Only Mqfs::Open looks queues up (the sandbox never reaches these directories: no path
+  // leads there and no handle is decoded on mqfs). Each namespace's directory is named by
+  // its index; in it, a name is the queue the looking-up thread is opening (Mqfs::Open
+  // expects it: even an unlinked one, or one whose name a new queue took meanwhile), else
+  // the queue linked under that name.
   static void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
-    if (parent != kRootIno) {
+    Mqfs& fs = Self(req);
+    fuse_entry_param entry{};
+    entry.generation = 0;  // neither queue ids nor directory indexes are reused
+    if (parent == kRootIno) {
+      const std::optional<uint64_t> index = ParseQueueId(name);
+      if (!index.has_value() || *index >= kDirInoBase || !fs.table_.IsDir(kDirInoBase + *index)) {
+        fuse_reply_err(req, ENOENT);
+        return;
+      }
+      entry.ino = kDirInoBase + *index;
+      entry.attr = DirStat(entry.ino);
+      entry.attr.st_atim = entry.attr.st_mtim = entry.attr.st_ctim = fs.mount_time_;
+      entry.attr_timeout = kEntryTimeout;
+      entry.entry_timeout = kEntryTimeout;
+      fuse_reply_entry(req, &entry);
+      return;
+    }
+    if (!fs.table_.IsDir(parent)) {
       fuse_reply_err(req, ENOTDIR);
       return;
     }
-    const std::optional<uint64_t> id = ParseQueueId(name);
     std::optional<QueueNode> node;
-    if (id.has_value()) node = Self(req).table_.Find(InoForQueue(*id));
+    if (parent == kUnlinkedDirIno) {
+      for (uint64_t ino : fs.table_.ExpectedOpensOf(CallerTid(req))) {
+        std::optional<QueueNode> candidate = fs.table_.Find(ino);
+        if (candidate.has_value() && candidate->name == name) node = std::move(candidate);
+      }
+    }
+    for (uint64_t ino : parent == kUnlinkedDirIno ? std::vector<uint64_t>{}
+                                                  : fs.table_.InosNamed(parent, name)) {
+      std::optional<QueueNode> candidate = fs.table_.Find(ino);
+      if (!candidate.has_value()) continue;
+      if (fs.table_.HasExpectedOpen(ino, CallerTid(req))) {
+        node = std::move(candidate);
+        break;
+      }
+      if (!node.has_value() && candidate->ns->linked(*candidate->inode)) node = std::move(candidate);
+    }
     if (!node.has_value()) {
       fuse_reply_err(req, ENOENT);
       return;
     }
-    fuse_entry_param entry{};
     entry.ino = node->ino;
-    entry.generation = 0;  // queue ids are never reused, so neither are inode numbers
     entry.attr = QueueStat(*node);
-    // Only Mqfs::Open looks queues up (the sandbox never sees this directory), and a queue
-    // id is never reused: the name may stay cached. The attributes are cached just long
-    // enough for the permission check of that open, which then invalidates them, so that
-    // every later stat asks again (times and links change in the model, not through FUSE).
+    // The name may stay cached: an unlink removes it (Mqfs::QueueUnlinked), and a cached
+    // name that leads to another queue than the one expected is dropped and looked up
+    // again (Mqfs::Open). The attributes are cached just long enough for the permission
+    // check of that open, which then invalidates them, so that every later stat asks
+    // again (times and links change in the model, not through FUSE).
     entry.attr_timeout = kLookupAttrTimeout;
     entry.entry_timeout = kEntryTimeout;
     fuse_reply_entry(req, &entry);
   }
 
   static void GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-    if (ino == kRootIno) {
-      struct stat st = RootStat();
+    if (ino == kRootIno || Self(req).table_.IsDir(ino)) {
+      struct stat st = ino == kRootIno ? RootStat() : DirStat(ino);
       st.st_atim = st.st_mtim = st.st_ctim = Self(req).mount_time_;
       // The root never changes: no GETATTR for every path walk of Mqfs::Open.
       fuse_reply_attr(req, &st, kEntryTimeout);
@@ -184,7 +226,7 @@ class Mqfs::Ops {
   static void SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
                       fuse_file_info* fi) {
     Mqfs& fs = Self(req);
-    if (ino == kRootIno) {
+    if (ino == kRootIno || fs.table_.IsDir(ino)) {
       fuse_reply_err(req, EPERM);
       return;
     }
@@ -343,8 +385,11 @@ class Mqfs::Ops {
     fuse_reply_err(req, EINVAL);
   }
 
+  // The root lists the namespaces' directories, each directory its queues.
   static void ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
-    if (ino != kRootIno) {
+    Mqfs& fs = Self(req);
+    const bool root = ino == kRootIno;
+    if (!root && !fs.table_.IsDir(ino)) {
       fuse_reply_err(req, ENOTDIR);
       return;
     }
@@ -353,9 +398,18 @@ class Mqfs::Ops {
       fuse_ino_t ino;
       mode_t type;
     };
-    std::vector<Dirent> all = {{".", kRootIno, S_IFDIR}, {"..", kRootIno, S_IFDIR}};
-    for (uint64_t queue_ino : Self(req).table_.LiveInos()) {
-      all.push_back({absl::StrCat(queue_ino - 1), queue_ino, S_IFREG});
+    std::vector<Dirent> all = {{".", ino, S_IFDIR}, {"..", kRootIno, S_IFDIR}};
+    if (root) {
+      for (uint64_t dir : fs.table_.Dirs()) {
+        all.push_back({absl::StrCat(dir - kDirInoBase), dir, S_IFDIR});
+      }
+    } else {
+      for (auto& [name, queue_ino] : fs.table_.EntriesOf(ino)) {
+        std::optional<QueueNode> node = fs.table_.Find(queue_ino);
+        if (node.has_value() && node->ns->linked(*node->inode)) {
+          all.push_back({std::move(name), queue_ino, S_IFREG});
+        }
+      }
     }
     std::string buf(size, '\0');
     size_t used = 0;
@@ -586,12 +640,10 @@ void Mqfs::Serve(int ep) {
 void Mqfs::Stop() {
   // Lazily: queue fds the sandbox still holds keep the superblock, not the mountpoint.
   {
+    // Detached trees go with the last file opened through them.
     absl::MutexLock lock(&views_mu_);
-    for (auto& [flags, view] : views_) {
-      umount2(view.dir.c_str(), MNT_DETACH);
-      rmdir(view.dir.c_str());
-    }
-    views_.clear();
+    for (auto& [key, tree] : trees_) close(tree.fd);
+    trees_.clear();
     views_by_mount_id_.clear();
   }
   if (mounted_) umount2(mountpoint_.c_str(), MNT_DETACH);
@@ -620,7 +672,28 @@ void Mqfs::Stop() {
 Mqfs::~Mqfs() { Stop(); }
 
 void Mqfs::AddQueue(std::shared_ptr<ipc::QueueInode> inode, std::shared_ptr<ipc::IpcNamespace> ns) {
-  table_.AddQueue(std::move(inode), std::move(ns), Now());
+  std::string name = ns->name(*inode);
+  // A name is never empty (spec §3.2); one restored without a name gets a placeholder.
+  if (name.empty()) name = absl::StrCat("#", inode->id());
+  table_.AddQueue(std::move(inode), std::move(ns), std::move(name), Now());
+}
+
+void Mqfs::QueueUnlinked(const ipc::IpcNamespace& ns, const std::string& name) {
+  const std::optional<uint64_t> dir = table_.DirOf(&ns);
+  if (!dir.has_value()) return;
+  for (uint64_t ino : table_.InosNamed(*dir, name)) {
+    std::optional<QueueNode> node = table_.Find(ino);
+    if (node.has_value() && !node->ns->linked(*node->inode)) NotifyDeleted(*node);
+  }
+}
+
+void Mqfs::NotifyDeleted(const QueueNode& node) {
+  absl::ReaderMutexLock lock(&session_mu_);
+  if (session_ == nullptr) return;
+  // Unhashes the cached name (if any): its open files then read "/NAME (deleted)" and the
+  // next lookup of the name finds the queue that takes it next. ENOENT (nothing cached)
+  // is fine.
+  fuse_lowlevel_notify_delete(session_, node.dir, node.ino, node.name.data(), node.name.size());
 }
 
 absl::StatusOr<int> Mqfs::Open(const ipc::QueueInode& inode, int flags) {
@@ -628,70 +701,101 @@ absl::StatusOr<int> Mqfs::Open(const ipc::QueueInode& inode, int flags) {
     return absl::FailedPreconditionError("mqfs: Open called on an mqfs thread (self-deadlock)");
   }
   const uint64_t ino = InoForQueue(inode.id());
+  const std::optional<QueueNode> node = table_.Find(ino);
+  if (!node.has_value()) {
+    return absl::NotFoundError(absl::StrCat("mqfs: queue ", inode.id(), " was never added"));
+  }
   const int32_t tid = CurrentTid();
   const bool path_only = (flags & O_PATH) != 0;
   const int kept = flags & ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC);
-  // The file gets what fcntl can see change; the rest is the view's (ViewFor).
+  // The file gets what fcntl can see change; the rest is the tree's (TreeFor).
   const int oflags = (kept & kHostOpenFlags) | O_CLOEXEC;
-  absl::StatusOr<std::string> view = ViewFor(kept & ~kHostOpenFlags);
-  if (!view.ok()) return view.status();
-  const std::string path = absl::StrCat(*view, "/", inode.id());
-  if (!path_only) table_.ExpectOpen(ino, tid);
-  int fd;
-  // EINTR: the FUSE open was withdrawn before we read it, so the expectation still holds.
-  do {
-    fd = open(path.c_str(), oflags);
-  } while (fd < 0 && errno == EINTR);
-  const int err = errno;
-  const bool not_taken = !path_only && table_.CancelExpectedOpen(ino, tid);
-  // A failure after our FUSE open succeeded (only a security module could cause one: we
-  // pass no O_TRUNC, and FUSE allows O_DIRECT) would be followed by a release, which gives
-  // the counted description back through OnRelease while the caller also keeps it.
-  if (fd < 0) return ErrnoStatus(err, absl::StrCat("mqfs: open ", path));
-  // The attributes cached by the lookup served this open's permission check; drop them
-  // before anyone else can stat the file (see Ops::Lookup).
-  InvalidateAttributes(ino);
-  if (not_taken) {
-    // The FUSE open did not come from this thread as the kernel reports it (a PID
-    // namespace mismatch): it was counted as a new description, which this close releases.
-    close(fd);
-    return absl::InternalError(absl::StrCat("mqfs: open of ", path, " was not recognised"));
+  const std::string what = absl::StrCat("mqfs: open of queue ", inode.id());
+  // An unlinked queue is opened under its name in the directory of unlinked queues, so
+  // that a queue that took the name meanwhile keeps its own cached name.
+  QueueNode target = *node;
+  if (!node->ns->linked(inode)) target.dir = kUnlinkedDirIno;
+  // A name cached for another queue (one that took the name after an unlink we were not
+  // told of) leads to the wrong file: that open is dropped, the name forgotten, and the
+  // open made once more.
+  absl::StatusOr<Tree> tree = TreeFor(target.dir, kept & ~kHostOpenFlags);
+  if (!tree.ok()) return tree.status();
+  for (int attempt = 0;; ++attempt) {
+    if (!path_only) table_.ExpectOpen(ino, tid);
+    int fd;
+    // EINTR: the FUSE open was withdrawn before we read it, so the expectation still holds.
+    do {
+      fd = tree->fd >= 0 ? openat(tree->fd, node->name.c_str(), oflags)
+                         : open(absl::StrCat(tree->path, "/", node->name).c_str(), oflags);
+    } while (fd < 0 && errno == EINTR);
+    const int err = errno;
+    const bool not_taken = !path_only && table_.CancelExpectedOpen(ino, tid);
+    // A failure after our FUSE open succeeded (only a security module could cause one: we
+    // pass no O_TRUNC, and FUSE allows O_DIRECT) would be followed by a release, which
+    // gives the counted description back through OnRelease while the caller also keeps it.
+    if (fd < 0) return ErrnoStatus(err, what);
+    // The attributes cached by the lookup served this open's permission check; drop them
+    // before anyone else can stat the file (see Ops::Lookup).
+    InvalidateAttributes(ino);
+    bool wrong_file = false;
+    if (path_only) {
+      struct stat st {};
+      wrong_file = fstat(fd, &st) != 0 || st.st_ino != ino;
+    }
+    if (not_taken || wrong_file) {
+      // The FUSE open was not this queue's as this thread (a stale name, or a PID
+      // namespace mismatch): it was counted as a new description, which this close
+      // releases.
+      close(fd);
+      ForgetName(target);
+      if (attempt == 0) continue;
+      return absl::InternalError(absl::StrCat(what, " was not recognised"));
+    }
+    // An unlinked queue (opened by a racing mq_open) is "/NAME (deleted)" at once. The
+    // notification names the inode: a name that another queue holds by now is left alone.
+    if (!node->ns->linked(inode)) NotifyDeleted(target);
+    return fd;
   }
-  return fd;
 }
 
-absl::StatusOr<std::string> Mqfs::ViewFor(int extra_flags) {
-  if (extra_flags == 0) return mountpoint_;
+void Mqfs::ForgetName(const QueueNode& node) {
+  absl::ReaderMutexLock lock(&session_mu_);
+  if (session_ == nullptr) return;
+  fuse_lowlevel_notify_inval_entry(session_, node.dir, node.name.data(), node.name.size());
+}
+
+absl::StatusOr<Mqfs::Tree> Mqfs::TreeFor(uint64_t dir, int extra_flags) {
+  const std::string dir_path = absl::StrCat(mountpoint_, "/", dir - kDirInoBase);
   absl::MutexLock lock(&views_mu_);
-  if (auto it = views_.find(extra_flags); it != views_.end()) return it->second.dir;
-  if (views_.size() >= kMaxViews) {
+  auto key = std::make_pair(dir, extra_flags);
+  if (auto it = trees_.find(key); it != trees_.end()) return Tree{it->second.fd, ""};
+  if (extra_flags != 0 && extra_trees_ >= kMaxViews) {
     // A program cycling through flag combinations gets no more mounts: its descriptions
     // then show the flags of an open(2) in F_GETFL (the rest still works).
-    return mountpoint_;
+    key.second = 0;
+    if (auto it = trees_.find(key); it != trees_.end()) return Tree{it->second.fd, ""};
   }
-  View v;
-  v.dir = absl::StrFormat("%s.flags-%o", mountpoint_, extra_flags);
-  if (mkdir(v.dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return ErrnoStatus(errno, absl::StrCat("mqfs: mkdir ", v.dir));
+  if (trees_.size() >= kMaxTrees) {
+    // Opened through the mount itself: F_GETFL loses the extra flags and the
+    // /proc/<pid>/fd link shows the supervisor's path.
+    return Tree{-1, dir_path};
   }
-  if (mount(mountpoint_.c_str(), v.dir.c_str(), nullptr, MS_BIND, nullptr) != 0) {
-    const int err = errno;
-    rmdir(v.dir.c_str());
-    return ErrnoStatus(err, absl::StrCat("mqfs: bind mount ", v.dir));
-  }
+  // A detached copy of the directory's mount: its files' d_path() is "/NAME", as for a
+  // file of mqueue's internal mount, and ".." cannot leave it.
+  const int fd = static_cast<int>(
+      syscall(SYS_open_tree, AT_FDCWD, dir_path.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+  if (fd < 0) return ErrnoStatus(errno, absl::StrCat("mqfs: open_tree ", dir_path));
   struct statx stx {};
-  if (statx(AT_FDCWD, v.dir.c_str(), AT_STATX_DONT_SYNC, STATX_MNT_ID, &stx) != 0 ||
+  if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID, &stx) != 0 ||
       !(stx.stx_mask & STATX_MNT_ID)) {
     const int err = errno;
-    umount2(v.dir.c_str(), MNT_DETACH);
-    rmdir(v.dir.c_str());
-    return ErrnoStatus(err, absl::StrCat("mqfs: mount id of ", v.dir));
+    close(fd);
+    return ErrnoStatus(err, absl::StrCat("mqfs: mount id of a tree of ", dir_path));
   }
-  v.mount_id = stx.stx_mnt_id;
-  views_by_mount_id_[v.mount_id] = extra_flags;
-  const std::string dir = v.dir;
-  views_.emplace(extra_flags, std::move(v));
-  return dir;
+  trees_.emplace(key, TreeMount{fd, stx.stx_mnt_id});
+  views_by_mount_id_[stx.stx_mnt_id] = key.second;
+  if (key.second != 0) ++extra_trees_;
+  return Tree{fd, ""};
 }
 
 std::optional<int> Mqfs::ExtraFlagsOfMount(uint64_t mount_id) const {

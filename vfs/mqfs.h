@@ -1,7 +1,9 @@
 // Mqfs: the message-queue filesystem, served by the supervisor over FUSE, that holds every
 // mq descriptor of the sandbox as a real host fd (architecture "Descriptors live in mqfs",
-// spec §8). One inode per queue, named by its decimal queue id; one FUSE open per open
-// description. The host kernel then gives the descriptors Linux's file behaviour: dup,
+// spec §8). One inode per queue, named after the queue in a directory per IPC namespace;
+// one FUSE open per open description. Files are opened through a detached copy of their
+// directory's mount, so /proc/<pid>/fd shows "/NAME" (or "/NAME (deleted)") as on Linux
+// and ".." leads nowhere. The host kernel then gives the descriptors Linux's file behaviour: dup,
 // fork, SCM_RIGHTS, F_GETFL/F_SETFL, file position, poll/select/epoll, close-time flush,
 // /proc/self/fd reopening; mqfs answers read (the status line), poll, getattr/setattr
 // (fchmod, fchown, ftruncate), flush (close) and release.
@@ -77,10 +79,14 @@ class Mqfs {
   // ENOTCONN. No PollWake may run concurrently with or after this.
   ~Mqfs();
 
-  // Makes a queue reachable as "<mountpoint>/<id>" (decimal queue id). Called on creation
-  // and restore. The entry goes by itself once the namespace has destroyed the queue and
-  // no description of it is open here.
+  // Makes a queue reachable as "<mountpoint>/<namespace index>/<name>". Called on creation
+  // and restore, with no ipc lock held. The entry goes by itself once the namespace has
+  // destroyed the queue and no description of it is open here.
   void AddQueue(std::shared_ptr<ipc::QueueInode> inode, std::shared_ptr<ipc::IpcNamespace> ns);
+  // `name` was unlinked from `ns` (mq_unlink succeeded): the open files of the queue it
+  // named read "/NAME (deleted)" from now on (spec §8.3). With no ipc lock held; not from
+  // an mqfs thread.
+  void QueueUnlinked(const ipc::IpcNamespace& ns, const std::string& name);
 
   // Opens a new open description of `inode` (added with AddQueue) with open(2) `flags`:
   // access mode 0/1/2/3, O_NONBLOCK, O_APPEND and the other bits the kernel keeps;
@@ -93,8 +99,9 @@ class Mqfs {
   //
   // F_GETFL of a description opened by mq_open is its oflag, bits open(2) would drop or
   // add included (spec §3.3). The file itself gets only the bits fcntl can see change
-  // (kHostOpenFlags); the others are carried by the mount it is opened through: a bind
-  // mount ("view") per combination in use, whose mount id fdinfo shows (ExtraFlagsOfMount).
+  // (kHostOpenFlags); the others are carried by the mount it is opened through: a
+  // detached tree per (namespace, combination) in use, whose mount id fdinfo shows
+  // (ExtraFlagsOfMount).
   absl::StatusOr<int> Open(const ipc::QueueInode& inode, int flags);
 
   // The open flags of an mq_open description that the file does not hold (see Open), from
@@ -105,8 +112,12 @@ class Mqfs {
   // What Open gives the file: the access mode, O_PATH, and what F_SETFL changes.
   static constexpr int kHostOpenFlags =
       O_ACCMODE | O_PATH | O_APPEND | O_NONBLOCK | O_NOATIME | O_ASYNC;
-  // Views beyond this many share the plain mount (their extra flags are not shown).
+  // Trees with extra flags beyond this many share their namespace's plain tree (their
+  // extra flags are not shown).
   static constexpr size_t kMaxViews = 64;
+  // Trees (one supervisor descriptor each) beyond this many are not made: such files are
+  // opened through the mount itself (the fd link then shows the supervisor's path).
+  static constexpr size_t kMaxTrees = 4096;
 
   // An mq call on `inode` succeeded: atime and ctime become now, and mtime too if it
   // sent or received a message (spec §8.3 "Timestamps"). Whole seconds, as mqueue keeps.
@@ -168,14 +179,24 @@ class Mqfs {
   int stop_fd_ = -1;  // eventfd that ends the request threads
   std::vector<std::thread> threads_;
   std::vector<int> epoll_fds_;  // one per request thread (see Serve)
-  // The bind mounts that carry extra open flags (see Open).
-  struct View {
-    std::string dir;
+  // The detached trees that files are opened through (see Open), by (directory, extra
+  // flags), and the extra flags by mount id.
+  struct TreeMount {
+    int fd = -1;
     uint64_t mount_id = 0;
   };
-  absl::StatusOr<std::string> ViewFor(int extra_flags) ABSL_LOCKS_EXCLUDED(views_mu_);
+  struct Tree {
+    int fd = -1;       // open_tree descriptor, or -1: open by path
+    std::string path;  // when fd is -1: the directory through the mount itself
+  };
+  absl::StatusOr<Tree> TreeFor(uint64_t dir, int extra_flags) ABSL_LOCKS_EXCLUDED(views_mu_);
+  // Unhashes `node`'s cached name (its files read "(deleted)"); ForgetName only drops the
+  // name from the cache.
+  void NotifyDeleted(const QueueNode& node);
+  void ForgetName(const QueueNode& node);
   mutable absl::Mutex views_mu_;
-  absl::flat_hash_map<int, View> views_ ABSL_GUARDED_BY(views_mu_);
+  absl::flat_hash_map<std::pair<uint64_t, int>, TreeMount> trees_ ABSL_GUARDED_BY(views_mu_);
+  size_t extra_trees_ ABSL_GUARDED_BY(views_mu_) = 0;
   absl::flat_hash_map<uint64_t, int> views_by_mount_id_ ABSL_GUARDED_BY(views_mu_);
   // Request threads between waking for a request and having answered it.
   std::atomic<int> busy_threads_{0};

@@ -4,12 +4,23 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+
 namespace mqsentry::vfs {
 
 void NodeTable::AddQueue(std::shared_ptr<ipc::QueueInode> inode,
                          std::shared_ptr<ipc::IpcNamespace> ns, timespec now) {
+  std::string name = absl::StrCat("#", inode->id());
+  AddQueue(std::move(inode), std::move(ns), std::move(name), now);
+}
+
+void NodeTable::AddQueue(std::shared_ptr<ipc::QueueInode> inode,
+                         std::shared_ptr<ipc::IpcNamespace> ns, std::string name, timespec now) {
   absl::MutexLock lock(&mu_);
   const uint64_t ino = InoForQueue(inode->id());
+  auto [dir_it, new_dir] = dir_of_ns_.try_emplace(ns.get(), next_dir_);
+  if (new_dir) ++next_dir_;
+  const uint64_t dir = dir_it->second;
   const ipc::Queue* queue = &inode->queue();
   auto [it, inserted] = entries_.try_emplace(ino);
   Entry& entry = it->second;
@@ -21,6 +32,13 @@ void NodeTable::AddQueue(std::shared_ptr<ipc::QueueInode> inode,
     auto old = by_queue_.find(entry.queue);
     if (old != by_queue_.end() && old->second == ino) by_queue_.erase(old);
   }
+  if (!entry.name.empty() && (entry.dir != dir || entry.name != name)) {
+    auto old = by_name_.find(std::make_pair(entry.dir, entry.name));
+    if (old != by_name_.end() && old->second.erase(ino) && old->second.empty()) by_name_.erase(old);
+  }
+  by_name_[std::make_pair(dir, name)].insert(ino);
+  entry.name = std::move(name);
+  entry.dir = dir;
   entry.inode = inode;
   entry.ns = std::move(ns);
   entry.queue = queue;
@@ -37,7 +55,66 @@ std::optional<QueueNode> NodeTable::Find(uint64_t ino) const {
   if (it == entries_.end()) return std::nullopt;
   std::shared_ptr<ipc::QueueInode> inode = it->second.inode.lock();
   if (inode == nullptr) return std::nullopt;
-  return QueueNode{ino, std::move(inode), it->second.ns, it->second.meta};
+  return QueueNode{ino, std::move(inode), it->second.ns, it->second.meta, it->second.name,
+                   it->second.dir};
+}
+
+std::optional<uint64_t> NodeTable::DirOf(const ipc::IpcNamespace* ns) const {
+  absl::MutexLock lock(&mu_);
+  auto it = dir_of_ns_.find(ns);
+  if (it == dir_of_ns_.end()) return std::nullopt;
+  return it->second;
+}
+
+bool NodeTable::IsDir(uint64_t ino) const {
+  absl::MutexLock lock(&mu_);
+  return IsDirIno(ino) && ino < next_dir_;
+}
+
+std::vector<uint64_t> NodeTable::ExpectedOpensOf(int32_t tid) const {
+  absl::MutexLock lock(&mu_);
+  std::vector<uint64_t> out;
+  for (const auto& [key, count] : expected_opens_) {
+    if (key.second == tid) out.push_back(key.first);
+  }
+  return out;
+}
+
+std::vector<uint64_t> NodeTable::Dirs() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<uint64_t> out;
+  for (const auto& [ns, dir] : dir_of_ns_) out.push_back(dir);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<uint64_t> NodeTable::InosNamed(uint64_t dir, const std::string& name) const {
+  absl::MutexLock lock(&mu_);
+  std::vector<uint64_t> out;
+  auto it = by_name_.find(std::make_pair(dir, name));
+  if (it == by_name_.end()) return out;
+  for (uint64_t ino : it->second) {
+    auto entry = entries_.find(ino);
+    if (entry != entries_.end() && !entry->second.inode.expired()) out.push_back(ino);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<std::pair<std::string, uint64_t>> NodeTable::EntriesOf(uint64_t dir) const {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::pair<std::string, uint64_t>> out;
+  for (const auto& [ino, entry] : entries_) {
+    if (entry.dir == dir && !entry.inode.expired()) out.emplace_back(entry.name, ino);
+  }
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a.second < b.second; });
+  return out;
+}
+
+bool NodeTable::HasExpectedOpen(uint64_t ino, int32_t tid) const {
+  absl::MutexLock lock(&mu_);
+  return expected_opens_.contains(std::make_pair(ino, tid));
 }
 
 std::vector<uint64_t> NodeTable::LiveInos() const {
@@ -157,6 +234,10 @@ void NodeTable::EraseEntryLocked(uint64_t ino) {
   if (it == entries_.end()) return;
   auto q = by_queue_.find(it->second.queue);
   if (q != by_queue_.end() && q->second == ino) by_queue_.erase(q);
+  auto named = by_name_.find(std::make_pair(it->second.dir, it->second.name));
+  if (named != by_name_.end() && named->second.erase(ino) && named->second.empty()) {
+    by_name_.erase(named);
+  }
   entries_.erase(it);
 }
 

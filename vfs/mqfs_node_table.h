@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -39,6 +40,16 @@ namespace mqsentry::vfs {
 // FUSE_ROOT_ID. Queue ids start at 1, so queue `id` is FUSE inode id + 1.
 inline constexpr uint64_t kRootIno = 1;
 constexpr uint64_t InoForQueue(uint64_t queue_id) { return queue_id + 1; }
+// Each IPC namespace's queues live in a directory of their own under the root, named
+// by the directory's decimal index (1, 2, ...), and each queue file is named after its
+// queue, so that a file opened through a detached mount of its directory is "/NAME"
+// to d_path() as on Linux (spec §8.3). Directory inode numbers are kDirInoBase + index.
+inline constexpr uint64_t kDirInoBase = uint64_t{1} << 62;
+constexpr bool IsDirIno(uint64_t ino) { return ino >= kDirInoBase; }
+// Directory index 0: where Mqfs::Open opens a queue that is already unlinked (its name
+// may belong to another queue by then), under its own name. Only the opening thread's
+// lookups find anything in it.
+inline constexpr uint64_t kUnlinkedDirIno = kDirInoBase;
 
 // A poll handle is shared so that PollWake can notify with a copy taken under the table's
 // lock while a poll request replaces it: the handle is freed (fuse_pollhandle_destroy)
@@ -61,6 +72,8 @@ struct QueueNode {
   std::shared_ptr<ipc::QueueInode> inode;
   std::shared_ptr<ipc::IpcNamespace> ns;
   NodeMeta meta;
+  std::string name;  // the file's name in its directory
+  uint64_t dir = 0;  // its directory's inode number
 };
 
 // One open description (one FUSE open; shared by dup, fork and SCM_RIGHTS in the kernel).
@@ -83,6 +96,23 @@ class NodeTable {
   // metadata; `now` initialises the times of a new entry.
   void AddQueue(std::shared_ptr<ipc::QueueInode> inode, std::shared_ptr<ipc::IpcNamespace> ns,
                 timespec now);
+  // The same, with the file's name (the queue's; AddQueue alone names it "#<id>"). The
+  // queue goes in its namespace's directory, made on first use.
+  void AddQueue(std::shared_ptr<ipc::QueueInode> inode, std::shared_ptr<ipc::IpcNamespace> ns,
+                std::string name, timespec now);
+  // The directory of namespace `ns`, if it has one.
+  std::optional<uint64_t> DirOf(const ipc::IpcNamespace* ns) const;
+  // Whether `ino` is a directory that exists.
+  bool IsDir(uint64_t ino) const;
+  // Directory inode numbers, ascending (readdir of the root).
+  std::vector<uint64_t> Dirs() const;
+  // Queues (not yet destroyed) named `name` in directory `dir`, ascending.
+  std::vector<uint64_t> InosNamed(uint64_t dir, const std::string& name) const;
+  // Queues (not yet destroyed) in directory `dir`: (name, ino), ascending by ino.
+  std::vector<std::pair<std::string, uint64_t>> EntriesOf(uint64_t dir) const;
+  // Whether thread `tid` expects to open `ino` (see ExpectOpen), and which it expects.
+  bool HasExpectedOpen(uint64_t ino, int32_t tid) const;
+  std::vector<uint64_t> ExpectedOpensOf(int32_t tid) const;
   // The queue served at `ino`; nullopt for the root, unknown numbers and destroyed queues.
   std::optional<QueueNode> Find(uint64_t ino) const;
   // Inode numbers of the queues not yet destroyed, ascending (readdir).
@@ -119,6 +149,8 @@ class NodeTable {
   struct Entry {
     std::weak_ptr<ipc::QueueInode> inode;
     std::shared_ptr<ipc::IpcNamespace> ns;
+    std::string name;
+    uint64_t dir = 0;
     const ipc::Queue* queue = nullptr;  // key of by_queue_
     NodeMeta meta;
     absl::flat_hash_set<uint64_t> files;  // open descriptions (fh)
@@ -143,6 +175,14 @@ class NodeTable {
   // Sweeping is amortised: it runs when the table has doubled since the last sweep.
   size_t sweep_at_ ABSL_GUARDED_BY(mu_) = 64;
   absl::flat_hash_map<std::pair<uint64_t, int32_t>, int> expected_opens_ ABSL_GUARDED_BY(mu_);
+  // Directories by namespace. A namespace is never destroyed while an entry holds it, so
+  // an address reused by a new namespace can only name an empty directory, which the new
+  // namespace then simply takes over.
+  absl::flat_hash_map<const ipc::IpcNamespace*, uint64_t> dir_of_ns_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_dir_ ABSL_GUARDED_BY(mu_) = kDirInoBase + 1;
+  // (dir, name) -> inode numbers: one linked queue at most, and unlinked ones still open.
+  absl::flat_hash_map<std::pair<uint64_t, std::string>, absl::flat_hash_set<uint64_t>> by_name_
+      ABSL_GUARDED_BY(mu_);
 };
 
 template <typename F>

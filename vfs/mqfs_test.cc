@@ -620,7 +620,7 @@ TEST_F(MqfsTest, OtherFileSyscalls_Spec8_3) {
 
   char link[256] = {};
   ASSERT_GT(readlink(absl::StrCat("/proc/self/fd/", fd).c_str(), link, sizeof(link) - 1), 0);
-  EXPECT_EQ(std::string(link), absl::StrCat(dir_, "/", inode->id()));
+  EXPECT_EQ(std::string(link), "/q");  // d_path() of a detached mount's file (spec §8.3)
   close(fd);
 }
 
@@ -872,37 +872,45 @@ TEST_F(MqfsTest, IdentifyRecognisesOnlyQueueFiles) {
   close(fd);
 }
 
-TEST_F(MqfsTest, LookupAndReaddirUseQueueIds) {
+TEST_F(MqfsTest, LookupAndReaddirUseNamespaceDirectoriesAndQueueNames) {
   std::shared_ptr<ipc::QueueInode> a = Create("a");
   std::shared_ptr<ipc::QueueInode> b = Create("b");
+  const std::string ns_dir = absl::StrCat(dir_, "/1");  // the first namespace's directory
   struct stat st {};
-  ASSERT_EQ(stat(absl::StrCat(dir_, "/", a->id()).c_str(), &st), 0);
+  ASSERT_EQ(stat(absl::StrCat(ns_dir, "/a").c_str(), &st), 0);
   EXPECT_EQ(st.st_ino, InoForQueue(a->id()));
   for (const std::string& bad :
-       {std::string("a"), std::string("0"), absl::StrCat("0", a->id()), std::string("999999999"),
-        std::string("18446744073709551615"), std::string("-1")}) {
+       {absl::StrCat(dir_, "/a"), absl::StrCat(dir_, "/0/a"), absl::StrCat(dir_, "/01"),
+        absl::StrCat(dir_, "/2"), absl::StrCat(dir_, "/18446744073709551615"),
+        absl::StrCat(ns_dir, "/c"), absl::StrCat(ns_dir, "/", a->id())}) {
     errno = 0;
-    EXPECT_EQ(stat(absl::StrCat(dir_, "/", bad).c_str(), &st), -1) << bad;
+    EXPECT_EQ(stat(bad.c_str(), &st), -1) << bad;
     EXPECT_EQ(errno, ENOENT) << bad;
   }
   ASSERT_EQ(stat(dir_.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode, S_IFDIR | 0555u);
   EXPECT_EQ(st.st_ino, kRootIno);
+  ASSERT_EQ(stat(ns_dir.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode, S_IFDIR | 0555u);
 
-  std::set<std::string> names;
-  DIR* d = opendir(dir_.c_str());
-  ASSERT_NE(d, nullptr);
-  while (dirent* e = readdir(d)) names.insert(e->d_name);
-  closedir(d);
-  EXPECT_EQ(names,
-            (std::set<std::string>{".", "..", absl::StrCat(a->id()), absl::StrCat(b->id())}));
+  auto list = [](const std::string& path) {
+    std::set<std::string> names;
+    DIR* d = opendir(path.c_str());
+    EXPECT_NE(d, nullptr) << path;
+    if (d == nullptr) return names;
+    while (dirent* e = readdir(d)) names.insert(e->d_name);
+    closedir(d);
+    return names;
+  };
+  EXPECT_EQ(list(dir_), (std::set<std::string>{".", "..", "1"}));
+  EXPECT_EQ(list(ns_dir), (std::set<std::string>{".", "..", "a", "b"}));
 
   // Names are the model's business.
   errno = 0;
-  EXPECT_EQ(open(absl::StrCat(dir_, "/new").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600), -1);
+  EXPECT_EQ(open(absl::StrCat(ns_dir, "/new").c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0600), -1);
   EXPECT_EQ(errno, EPERM);
   errno = 0;
-  EXPECT_EQ(unlink(absl::StrCat(dir_, "/", a->id()).c_str()), -1);
+  EXPECT_EQ(unlink(absl::StrCat(ns_dir, "/a").c_str()), -1);
   EXPECT_EQ(errno, EPERM);
   errno = 0;
   EXPECT_EQ(mkdir(absl::StrCat(dir_, "/d").c_str(), 0700), -1);
@@ -913,14 +921,120 @@ TEST_F(MqfsTest, LookupAndReaddirUseQueueIds) {
   ns_->ReleaseDescription(b);
 }
 
+// Spec §8.3 "/proc/self/fd/N -> /name, or /name (deleted) after unlink": files are opened
+// through a detached tree of their namespace's directory, and an unlink unhashes the name.
+TEST_F(MqfsTest, FdLinkIsSlashNameThenDeleted_Spec8_3) {
+  std::shared_ptr<ipc::QueueInode> inode;
+  const int fd = CreateAndOpen("q", &inode);
+  ASSERT_GE(fd, 0);
+  const int ro = OpenFd(*inode, O_RDONLY | O_NONBLOCK | O_NOCTTY);  // another tree (flags)
+  ASSERT_GE(ro, 0);
+  CountDescription("q");
+  auto link = [](int fd) {
+    char buf[512];
+    const ssize_t n = readlink(absl::StrCat("/proc/self/fd/", fd).c_str(), buf, sizeof(buf));
+    return n < 0 ? std::string("<error>") : std::string(buf, static_cast<size_t>(n));
+  };
+  EXPECT_EQ(link(fd), "/q");
+  EXPECT_EQ(link(ro), "/q");
+  // ".." cannot leave the tree.
+  errno = 0;
+  EXPECT_EQ(openat(fd, "..", O_RDONLY | O_CLOEXEC), -1);
+  EXPECT_EQ(errno, ENOTDIR);
+  ASSERT_TRUE(ns_->Unlink(Root(), "q").ok());
+  mqfs_->QueueUnlinked(*ns_, "q");
+  EXPECT_EQ(link(fd), "/q (deleted)");
+  EXPECT_EQ(link(ro), "/q (deleted)");
+  struct stat st {};
+  errno = 0;
+  EXPECT_EQ(stat(absl::StrCat(dir_, "/1/q").c_str(), &st), -1);
+  EXPECT_EQ(errno, ENOENT);
+  // A new queue takes the name; the old files stay the old queue's.
+  std::shared_ptr<ipc::QueueInode> next;
+  const int fd2 = CreateAndOpen("q", &next);
+  ASSERT_GE(fd2, 0);
+  EXPECT_EQ(link(fd2), "/q");
+  EXPECT_EQ(mqfs_->Identify(fd2)->first, next);
+  EXPECT_EQ(mqfs_->Identify(fd)->first, inode);
+  // The unlinked queue's counted description can still be opened (a racing mq_open).
+  const int late = OpenFd(*inode, O_RDWR);
+  ASSERT_GE(late, 0);
+  EXPECT_EQ(mqfs_->Identify(late)->first, inode);
+  EXPECT_EQ(link(late), "/q (deleted)");
+  EXPECT_EQ(link(fd2), "/q");
+  close(late);
+  close(fd2);
+  close(ro);
+  close(fd);
+  ASSERT_TRUE(ns_->Unlink(Root(), "q").ok());
+  ASSERT_TRUE(hooks_.WaitForReleases(4));
+}
+
+// A name still cached for an unlinked queue (an unlink mqfs was not told of) does not
+// lead a new queue's open to the old file.
+TEST_F(MqfsTest, StaleNameIsLookedUpAgain) {
+  std::shared_ptr<ipc::QueueInode> old;
+  const int fd = CreateAndOpen("q", &old);
+  ASSERT_GE(fd, 0);
+  ASSERT_TRUE(ns_->Unlink(Root(), "q").ok());  // no QueueUnlinked
+  std::shared_ptr<ipc::QueueInode> next;
+  const int fd2 = CreateAndOpen("q", &next);
+  ASSERT_GE(fd2, 0);
+  EXPECT_EQ(mqfs_->Identify(fd2)->first, next);
+  EXPECT_EQ(mqfs_->Identify(fd)->first, old);
+  close(fd2);
+  close(fd);
+  ASSERT_TRUE(ns_->Unlink(Root(), "q").ok());
+  // Three: the two files, and the stray open of the old queue that the retry dropped.
+  ASSERT_TRUE(hooks_.WaitForReleases(3));
+  EXPECT_EQ(ns_->queues_count(), 0u);
+}
+
+// Two IPC namespaces with a queue of the same name: two directories, two files.
+TEST_F(MqfsTest, SameNameInTwoNamespaces) {
+  ipc::IpcNamespace::Options o;
+  o.id = 2;
+  o.owner_user_ns = kernel::UserNamespace::Initial();
+  o.limits = std::make_shared<ipc::StaticLimits>();
+  o.accounting = std::make_shared<ipc::UserAccounting>();
+  o.events = &events_;
+  auto other = std::make_shared<ipc::IpcNamespace>(std::move(o));
+  std::shared_ptr<ipc::QueueInode> mine;
+  const int fd = CreateAndOpen("q", &mine);
+  ASSERT_GE(fd, 0);
+  kernel::abi::MqAttr attr{};
+  attr.mq_maxmsg = 2;
+  attr.mq_msgsize = 16;
+  ipc::OpenOutcome theirs =
+      other->Open(Root(), "q", kernel::abi::kORdwr | kernel::abi::kOCreat, 0600, &attr);
+  ASSERT_TRUE(theirs.result.ok());
+  mqfs_->AddQueue(theirs.inode, other);
+  const int fd2 = OpenFd(*theirs.inode, O_RDWR);
+  ASSERT_GE(fd2, 0);
+  EXPECT_EQ(mqfs_->Identify(fd)->first, mine);
+  EXPECT_EQ(mqfs_->Identify(fd2)->first, theirs.inode);
+  EXPECT_EQ(mqfs_->Identify(fd2)->second, other);
+  close(fd2);
+  close(fd);
+  ASSERT_TRUE(hooks_.WaitForReleases(2));
+  ASSERT_TRUE(ns_->Unlink(Root(), "q").ok());
+  ASSERT_TRUE(other->Unlink(Root(), "q").ok());
+}
+
 TEST_F(MqfsTest, DestroyedQueueDisappears) {
   std::shared_ptr<ipc::QueueInode> inode;
   const int fd = CreateAndOpen("q", &inode);
   ASSERT_GE(fd, 0);
-  const std::string path = absl::StrCat(dir_, "/", inode->id());
+  const std::string path = absl::StrCat(dir_, "/1/q");
   ASSERT_TRUE(ns_->Unlink(Root(), "q").ok());
   struct stat st {};
-  EXPECT_EQ(stat(path.c_str(), &st), 0);  // still open: still reachable (Mqfs::Open)
+  EXPECT_EQ(stat(path.c_str(), &st), 0);  // still cached and open: still reachable
+  EXPECT_EQ(st.st_nlink, 0u);
+  mqfs_->QueueUnlinked(*ns_, "q");
+  errno = 0;
+  EXPECT_EQ(stat(path.c_str(), &st), -1);
+  EXPECT_EQ(errno, ENOENT);
+  ASSERT_EQ(fstat(fd, &st), 0);
   EXPECT_EQ(st.st_nlink, 0u);
   close(fd);
   ASSERT_TRUE(hooks_.WaitForReleases(1));
@@ -931,9 +1045,6 @@ TEST_F(MqfsTest, DestroyedQueueDisappears) {
   const absl::Time deadline = absl::Now() + kWait;
   while (!weak.expired() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
   EXPECT_TRUE(weak.expired());
-  errno = 0;
-  EXPECT_EQ(stat(path.c_str(), &st), -1);
-  EXPECT_EQ(errno, ENOENT);
 }
 
 TEST_F(MqfsTest, OpenErrors) {

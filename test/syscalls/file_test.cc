@@ -567,6 +567,35 @@ TEST(MqFile, ProcFdLinkShowsNameAndDeleted_Spec8_3) {
   EXPECT_EQ(std::string(buf, static_cast<size_t>(n)), "/" + q.name() + " (deleted)");
 }
 
+// §8.3 "/proc/self/fd/N -> /name, or /name (deleted) after unlink", when a new queue
+// takes the name: each descriptor keeps its own queue's link, and a reopen through the
+// link of either gets that queue.
+TEST(MqFile, ProcFdLinksWhenTheNameIsTakenAgain_Spec8_3) {
+  const std::string name = UniqueName();
+  QueueCleanup cleanup(name);
+  ScopedFd old_fd(RawMqOpen(name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600));
+  ASSERT_THAT(old_fd.get(), SyscallSucceeds());
+  ASSERT_THAT(RawMqUnlink(name.c_str()), SyscallSucceeds());
+  ScopedFd new_fd(RawMqOpen(name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600));
+  ASSERT_THAT(new_fd.get(), SyscallSucceeds());
+  auto link = [](int fd) {
+    char buf[512];
+    const ssize_t n = readlink(("/proc/self/fd/" + std::to_string(fd)).c_str(), buf, sizeof(buf));
+    return n < 0 ? "<" + ErrnoName(errno) + ">" : std::string(buf, static_cast<size_t>(n));
+  };
+  EXPECT_EQ(link(old_fd.get()), "/" + name + " (deleted)");
+  EXPECT_EQ(link(new_fd.get()), "/" + name);
+  ASSERT_THAT(Send(new_fd.get(), "new"), SyscallSucceeds());
+  ScopedFd re_old(open(("/proc/self/fd/" + std::to_string(old_fd.get())).c_str(), O_RDWR | O_CLOEXEC));
+  ASSERT_THAT(re_old.get(), SyscallSucceeds());
+  EXPECT_EQ(link(re_old.get()), "/" + name + " (deleted)");
+  EXPECT_EQ(CurMsgs(re_old.get()), 0);
+  ScopedFd re_new(open(("/proc/self/fd/" + std::to_string(new_fd.get())).c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_THAT(re_new.get(), SyscallSucceeds());
+  EXPECT_EQ(link(re_new.get()), "/" + name);
+  EXPECT_EQ(CurMsgs(re_new.get()), 1);
+}
+
 // §8.3: "open("/proc/self/fd/N", O_RDWR) reopens the queue, even after it has been unlinked,
 // and the new fd accepts mq_send."
 TEST(MqFile, ReopenThroughProcFdEvenAfterUnlink_Spec8_3) {
