@@ -51,6 +51,9 @@ namespace mqsentry::sentry {
 namespace {
 
 constexpr size_t kMaxControlMessage = 4096;
+// The program's process could not be set up (ids, capabilities, user namespace): an
+// mqsentry failure, with the exit status mqsentry gives its own (the program never ran).
+constexpr int kSetupFailed = 125;
 constexpr unsigned long kMqueueMagic = 0x19800202;  // MQUEUE_MAGIC
 constexpr uint32_t kOverflowUid = 65534;            // /proc/sys/kernel/overflowuid's default
 // Signals init passes on to the program.
@@ -329,16 +332,16 @@ void SetIdsOrExit(const LaunchOptions& o) {
     // the groups cannot change, and are not the caller's to lose anyway.
     if (syscall(SYS_setgroups, 0, nullptr) != 0 && errno != EPERM) {
       std::fprintf(stderr, "mqsentry: setgroups: %s\n", std::strerror(errno));
-      _exit(127);
+      _exit(kSetupFailed);
     }
     if (syscall(SYS_setresgid, *o.gid, *o.gid, *o.gid) != 0) {
       std::fprintf(stderr, "mqsentry: cannot set gid %u: %s\n", *o.gid, std::strerror(errno));
-      _exit(127);
+      _exit(kSetupFailed);
     }
   }
   if (o.uid.has_value() && syscall(SYS_setresuid, *o.uid, *o.uid, *o.uid) != 0) {
     std::fprintf(stderr, "mqsentry: cannot set uid %u: %s\n", *o.uid, std::strerror(errno));
-    _exit(127);
+    _exit(kSetupFailed);
   }
 }
 
@@ -352,7 +355,7 @@ void SetIdsOrExit(const LaunchOptions& o) {
       std::fprintf(
           stderr, "mqsentry: cannot give the program its user namespace (uid %u, gid %u): %s: %s\n",
           o.uid.value_or(a.caller_uid), o.gid.value_or(a.caller_gid), what, std::strerror(err));
-      _exit(127);
+      _exit(kSetupFailed);
     }
   }
   // Capabilities (program_caps.h): the bounding set while CAP_SETPCAP is there, the rest
@@ -361,7 +364,7 @@ void SetIdsOrExit(const LaunchOptions& o) {
     if (const int err = LimitBoundingAndAmbient(o.capabilities, a.last_cap, &what); err != 0) {
       std::fprintf(stderr, "mqsentry: cannot limit the program's capabilities: %s: %s\n", what,
                    std::strerror(err));
-      _exit(127);
+      _exit(kSetupFailed);
     }
   }
   if (!o.unprivileged) SetIdsOrExit(o);
@@ -369,7 +372,7 @@ void SetIdsOrExit(const LaunchOptions& o) {
     if (const int err = LimitProcessCapabilities(o.capabilities, &what); err != 0) {
       std::fprintf(stderr, "mqsentry: cannot limit the program's capabilities: %s: %s\n", what,
                    std::strerror(err));
-      _exit(127);
+      _exit(kSetupFailed);
     }
   }
   execvp(a.argv[0], a.argv.data());
@@ -494,7 +497,7 @@ int InitMain(InitArgs& a) {
   const pid_t program = fork();
   if (program < 0) {
     std::fprintf(stderr, "mqsentry: fork: %s\n", std::strerror(errno));
-    return 127;
+    return kSetupFailed;
   }
   if (program == 0) {
     close(a.control_fd);

@@ -103,7 +103,7 @@ absl::Status Start(const Sandbox& sandbox);
 
 // Waits for init and closes control_fd. Returns the status mqsentry should exit with:
 // the program's exit code, 128+N if signal N killed it (or killed init), 127 if it could
-// not be executed.
+// not be executed, 125 if its process could not be set up (ids, capabilities).
 absl::StatusOr<int> Wait(const Sandbox& sandbox);
 
 // A request to init to rt_sigqueueinfo() a signal: init is PID 1 of the sandbox's PID

@@ -281,15 +281,15 @@ int Run(int argc, char** argv) {
   sa.sa_flags = SA_SIGINFO | SA_RESTART;
   for (int sig : kForwardedSignals) sigaction(sig, &sa, nullptr);
   pthread_sigmask(SIG_UNBLOCK, &forwarded, nullptr);
-  if (absl::Status s = Start(*sandbox); !s.ok()) {
-    kill(sandbox->init_pid, SIGKILL);
-  }
+  absl::Status started = Start(*sandbox);
+  if (!started.ok()) kill(sandbox->init_pid, SIGKILL);
   absl::StatusOr<int> status = Wait(*sandbox);
   sentry.Stop();
   loop.join();
   mqfs->reset();
   rmdir(dir);
   if (trace && trace != stderr) std::fclose(trace);
+  if (!started.ok()) return Die(absl::StrCat("start the program: ", started.message()));
   if (!loop_status.ok()) return Die(std::string(loop_status.message()));
   if (absl::Status f = sentry.failure(); !f.ok()) return Die(std::string(f.message()));
   if (!status.ok()) return Die(std::string(status.status().message()));

@@ -85,6 +85,14 @@ open_by_handle_at: ok" \
 check "root: --uid 65534 has none" "$(sets $none $none $none $docker)" \
   "${run[@]}" --uid 65534 --gid 65534 -- "$probe" caps
 
+if "$mqsentry" run --cap-add SYS_EVERYTHING -- true 2>"$work/err"; then rc=0; else rc=$?; fi
+if [ $rc -eq 125 ] && grep -q 'unknown capability "SYS_EVERYTHING"' "$work/err"; then
+  echo "ok: root: an unknown capability name: exit 125"
+else
+  echo "FAIL: root: an unknown capability name: exit $rc"
+  failures=$((failures + 1))
+fi
+
 echo "== mqsentry started by uid 65534"
 run=(setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all "$mqsentry" run)
 check "65534: no capability, bounding set Docker's" "$(sets $none $none $none $docker)" \
