@@ -209,15 +209,19 @@ void Sentry::HandleNameToHandleAt(const TrappedCall& call, const SyscallEntry& e
 }
 
 // HandleOpenByHandleAt: no handle is ever decoded on mqfs. Decoding one there would open
-// any queue the kernel still caches, of any IPC namespace, or mqfs's root directory (and
-// through "..", the supervisor's mount tree). A mount_fd on mqfs gets what Linux gives
-// for one on mqueue (handle_to_path()): without CAP_DAC_READ_SEARCH, or CAP_SYS_ADMIN
-// over the user namespace of the queue's IPC namespace (the superblock's), EPERM; then
-// EFAULT / EINVAL for the handle's header; then ESTALE, as mqueue cannot decode.
+// any queue the kernel still caches, of any IPC namespace, or an mqfs directory. A
+// mount_fd on mqfs gets what Linux gives for one on mqueue (handle_to_path()): without
+// CAP_DAC_READ_SEARCH, or CAP_SYS_ADMIN over the user namespace of the queue's IPC
+// namespace (the superblock's), EPERM; then EFAULT / EINVAL for the handle's header; then
+// ESTALE, as mqueue cannot decode.
 // What remains: mount_fd is resolved when the supervisor takes the call, so a caller that
-// replaces it with an mqfs descriptor in between reaches the host kernel's decoding; that
+// replaces it with an mqfs descriptor in between reaches the host kernel's decoding. That
 // needs CAP_DAC_READ_SEARCH in the host's user namespace (FUSE's superblock belongs to the
-// supervisor's), which sandboxed programs hold only when the user grants it.
+// supervisor's), which sandboxed programs hold only when the user grants it, and gives
+// little: mqfs answers lookups and listings only to the supervisor, a queue's handle needs
+// its random 32-bit generation, and files are opened through detached trees whose ".."
+// leads nowhere (vfs/mqfs.h). The directories themselves (root and per namespace, fixed
+// ids) can be decoded in that race, as empty, unlistable directories.
 void Sentry::HandleOpenByHandleAt(const TrappedCall& call, const SyscallEntry& e) {
   const int mount_fd = IntArg(call, 0);
   const uint64_t handle = Arg(call, e, 1);

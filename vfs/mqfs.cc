@@ -10,6 +10,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mount.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -18,6 +19,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -72,6 +74,26 @@ timespec WholeSeconds(timespec ts) {
 }
 
 int32_t CurrentTid() { return static_cast<int32_t>(syscall(SYS_gettid)); }
+
+// Whether FUSE caller `tid` (in the supervisor's PID namespace, as the kernel reports it)
+// is a thread of this process: the supervisor's own lookups. No sandboxed program has a
+// path into mqfs; one that got a directory by decoding a file handle (which the sentry
+// refuses, see sentry/file_handlers.cc) still finds nothing in it.
+bool CallerIsThisProcess(int32_t tid) {
+  if (tid <= 0) return false;
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/self/task/%d", tid);
+  return access(path, F_OK) == 0;
+}
+
+// A FUSE inode generation that a program cannot guess: a file handle names a node by id
+// and generation, so a handle forged for another namespace's queue does not decode.
+uint32_t RandomGeneration() {
+  uint32_t g = 0;
+  while (getrandom(&g, sizeof(g), 0) != sizeof(g)) {
+  }
+  return g;
+}
 
 // Queue ids in decimal, as AddQueue names them: digits only, no leading zero.
 std::optional<uint64_t> ParseQueueId(const char* name) {
@@ -151,8 +173,12 @@ class Mqfs::Ops {
   // the queue linked under that name.
   static void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
     Mqfs& fs = Self(req);
+    if (!CallerIsThisProcess(CallerTid(req))) {
+      fuse_reply_err(req, ENOENT);
+      return;
+    }
     fuse_entry_param entry{};
-    entry.generation = 0;  // neither queue ids nor directory indexes are reused
+    entry.generation = 0;  // directory indexes are never reused
     if (parent == kRootIno) {
       const std::optional<uint64_t> index = ParseQueueId(name);
       if (!index.has_value() || *index >= kDirInoBase || !fs.table_.IsDir(kDirInoBase + *index)) {
@@ -193,6 +219,7 @@ class Mqfs::Ops {
       return;
     }
     entry.ino = node->ino;
+    entry.generation = node->generation;
     entry.attr = QueueStat(*node);
     // The name may stay cached: an unlink removes it (Mqfs::QueueUnlinked), and a cached
     // name that leads to another queue than the one expected is dropped and looked up
@@ -385,6 +412,15 @@ class Mqfs::Ops {
     fuse_reply_err(req, EINVAL);
   }
 
+  // Only the supervisor lists directories (see CallerIsThisProcess).
+  static void OpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+    if (!CallerIsThisProcess(CallerTid(req))) {
+      fuse_reply_err(req, EACCES);
+      return;
+    }
+    fuse_reply_open(req, fi);
+  }
+
   // The root lists the namespaces' directories, each directory its queues.
   static void ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
     Mqfs& fs = Self(req);
@@ -480,6 +516,7 @@ class Mqfs::Ops {
     ops.flush = Flush;
     ops.release = Release;
     ops.fsync = Fsync;
+    ops.opendir = OpenDir;
     ops.readdir = ReadDir;
     ops.statfs = StatFs;
     ops.mknod = Mknod;
@@ -675,7 +712,7 @@ void Mqfs::AddQueue(std::shared_ptr<ipc::QueueInode> inode, std::shared_ptr<ipc:
   std::string name = ns->name(*inode);
   // A name is never empty (spec §3.2); one restored without a name gets a placeholder.
   if (name.empty()) name = absl::StrCat("#", inode->id());
-  table_.AddQueue(std::move(inode), std::move(ns), std::move(name), Now());
+  table_.AddQueue(std::move(inode), std::move(ns), std::move(name), Now(), RandomGeneration());
 }
 
 void Mqfs::QueueUnlinked(const ipc::IpcNamespace& ns, const std::string& name) {

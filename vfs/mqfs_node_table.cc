@@ -15,7 +15,8 @@ void NodeTable::AddQueue(std::shared_ptr<ipc::QueueInode> inode,
 }
 
 void NodeTable::AddQueue(std::shared_ptr<ipc::QueueInode> inode,
-                         std::shared_ptr<ipc::IpcNamespace> ns, std::string name, timespec now) {
+                         std::shared_ptr<ipc::IpcNamespace> ns, std::string name, timespec now,
+                         uint32_t generation) {
   absl::MutexLock lock(&mu_);
   const uint64_t ino = InoForQueue(inode->id());
   auto [dir_it, new_dir] = dir_of_ns_.try_emplace(ns.get(), next_dir_);
@@ -25,6 +26,7 @@ void NodeTable::AddQueue(std::shared_ptr<ipc::QueueInode> inode,
   auto [it, inserted] = entries_.try_emplace(ino);
   Entry& entry = it->second;
   if (inserted || entry.inode.expired()) {
+    entry.generation = generation;
     entry.meta = NodeMeta{};
     entry.meta.atime = entry.meta.mtime = entry.meta.ctime = now;
   }
@@ -55,8 +57,8 @@ std::optional<QueueNode> NodeTable::Find(uint64_t ino) const {
   if (it == entries_.end()) return std::nullopt;
   std::shared_ptr<ipc::QueueInode> inode = it->second.inode.lock();
   if (inode == nullptr) return std::nullopt;
-  return QueueNode{ino, std::move(inode), it->second.ns, it->second.meta, it->second.name,
-                   it->second.dir};
+  return QueueNode{ino,           std::move(inode), it->second.ns,        it->second.meta,
+                   it->second.name, it->second.dir,  it->second.generation};
 }
 
 std::optional<uint64_t> NodeTable::DirOf(const ipc::IpcNamespace* ns) const {

@@ -74,6 +74,7 @@ struct QueueNode {
   NodeMeta meta;
   std::string name;  // the file's name in its directory
   uint64_t dir = 0;  // its directory's inode number
+  uint32_t generation = 0;  // the FUSE inode generation (see Mqfs::AddQueue)
 };
 
 // One open description (one FUSE open; shared by dup, fork and SCM_RIGHTS in the kernel).
@@ -99,7 +100,7 @@ class NodeTable {
   // The same, with the file's name (the queue's; AddQueue alone names it "#<id>"). The
   // queue goes in its namespace's directory, made on first use.
   void AddQueue(std::shared_ptr<ipc::QueueInode> inode, std::shared_ptr<ipc::IpcNamespace> ns,
-                std::string name, timespec now);
+                std::string name, timespec now, uint32_t generation = 0);
   // The directory of namespace `ns`, if it has one.
   std::optional<uint64_t> DirOf(const ipc::IpcNamespace* ns) const;
   // Whether `ino` is a directory that exists.
@@ -151,6 +152,7 @@ class NodeTable {
     std::shared_ptr<ipc::IpcNamespace> ns;
     std::string name;
     uint64_t dir = 0;
+    uint32_t generation = 0;
     const ipc::Queue* queue = nullptr;  // key of by_queue_
     NodeMeta meta;
     absl::flat_hash_set<uint64_t> files;  // open descriptions (fh)

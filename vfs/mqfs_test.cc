@@ -1021,6 +1021,53 @@ TEST_F(MqfsTest, SameNameInTwoNamespaces) {
   ASSERT_TRUE(other->Unlink(Root(), "q").ok());
 }
 
+// Issue 7 finding 3: mqfs is no way into other namespaces' queues for a process that got
+// hold of one of its directories (a decoded file handle) or forged a handle. Another
+// process finds no names and cannot list; a queue's handle needs its random generation.
+TEST_F(MqfsTest, OtherProcessesFindNothingAndForgedHandlesDoNotDecode) {
+  std::shared_ptr<ipc::QueueInode> inode;
+  const int fd = CreateAndOpen("q", &inode);
+  ASSERT_GE(fd, 0);
+  const std::string ns_dir = absl::StrCat(dir_, "/1");
+  struct stat st {};
+  ASSERT_EQ(stat(absl::StrCat(ns_dir, "/q").c_str(), &st), 0);  // this process: found
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    struct stat cst {};
+    // A name not cached yet, in a directory not cached yet.
+    const bool no_lookup = stat(absl::StrCat(dir_, "/0/q").c_str(), &cst) == -1 && errno == ENOENT;
+    const bool no_listing = opendir(ns_dir.c_str()) == nullptr && errno == EACCES;
+    _exit(no_lookup && no_listing ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+
+  if (geteuid() == 0) {
+    // FUSE's handle: node id (high, low words) and generation.
+    struct {
+      struct file_handle fh;
+      uint32_t words[32];
+    } h{};
+    h.fh.handle_bytes = sizeof(h.words);
+    int mount_id = 0;
+    ASSERT_EQ(name_to_handle_at(fd, "", &h.fh, &mount_id, AT_EMPTY_PATH), 0);
+    ASSERT_EQ(h.fh.handle_bytes, 12u);
+    EXPECT_EQ(h.words[1], InoForQueue(inode->id()));
+    const int good = open_by_handle_at(fd, &h.fh, O_RDONLY | O_CLOEXEC);
+    EXPECT_GE(good, 0) << "the real handle decodes for the supervisor: " << errno;
+    if (good >= 0) close(good);
+    ++h.words[2];  // another generation: what a forger without it would try
+    errno = 0;
+    EXPECT_EQ(open_by_handle_at(fd, &h.fh, O_RDONLY | O_CLOEXEC), -1);
+    EXPECT_EQ(errno, ESTALE);
+  }
+  close(fd);
+  ASSERT_TRUE(hooks_.WaitForReleases(1));
+  ASSERT_TRUE(ns_->Unlink(Root(), "q").ok());
+}
+
 TEST_F(MqfsTest, DestroyedQueueDisappears) {
   std::shared_ptr<ipc::QueueInode> inode;
   const int fd = CreateAndOpen("q", &inode);
