@@ -45,6 +45,7 @@
 #include "sentry/kept_fds.h"
 #include "sentry/mountinfo.h"
 #include "sentry/seccomp_filter.h"
+#include "sentry/tty_guard.h"
 #include "sentry/unique_fd.h"
 
 namespace mqsentry::sentry {
@@ -374,6 +375,11 @@ void SetIdsOrExit(const LaunchOptions& o) {
                    std::strerror(err));
       _exit(kSetupFailed);
     }
+  }
+  if (const int err = InstallTtyInjectionGuard(); err != 0) {
+    std::fprintf(stderr, "mqsentry: cannot install the terminal injection guard: %s\n",
+                 std::strerror(err));
+    _exit(kSetupFailed);
   }
   execvp(a.argv[0], a.argv.data());
   std::fprintf(stderr, "mqsentry: cannot run %s: %s\n", a.argv[0], std::strerror(errno));

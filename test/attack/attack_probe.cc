@@ -8,6 +8,7 @@
 //   attack_probe fd FD [SUB]     "fd FD: EBADF", or what readdir and openat(O_CREAT) gave
 //                                in FD (or in its subdirectory SUB)
 //   attack_probe cwd             readdir(".") and openat(".", O_CREAT) of the working dir
+//   attack_probe tiocsti         ioctl(0, TIOCSTI): "ok" or the errno name
 //   attack_probe caps            Cap{Inh,Prm,Eff,Bnd,Amb} of /proc/self/status, and capget
 //   attack_probe unshare-ipc     unshare(CLONE_NEWIPC): "ok" or the errno name
 //   attack_probe userns-ipc      unshare(CLONE_NEWUSER|CLONE_NEWIPC), then mq_open and
@@ -19,12 +20,14 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -200,6 +203,16 @@ int UsernsIpc() {
   return 0;
 }
 
+// Pushes a character into the terminal on fd 0 (its controlling terminal), through glibc
+// and with bits above the 32-bit command set (the kernel ignores them).
+int Tiocsti() {
+  const char c = '\n';
+  std::printf("TIOCSTI: %s\n", Result(ioctl(0, TIOCSTI, &c)).c_str());
+  const long wide = syscall(SYS_ioctl, 0, (uint64_t{1} << 32) | TIOCSTI, &c);
+  std::printf("TIOCSTI (high bits): %s\n", Result(wide).c_str());
+  return 0;
+}
+
 int OpenByHandle(const char* path) {
   struct {
     file_handle h;
@@ -228,6 +241,7 @@ int main(int argc, char** argv) {
   }
   if (cmd == "cwd") return ProbeCwd();
   if (cmd == "caps") return Caps();
+  if (cmd == "tiocsti") return Tiocsti();
   if (cmd == "unshare-ipc") return UnshareIpc();
   if (cmd == "userns-ipc") return UsernsIpc();
   if (cmd == "open-by-handle" && argc == 3) return OpenByHandle(argv[2]);

@@ -9,7 +9,8 @@
 #   - started in the host mqueue mount as working directory, the program does not see the
 #     host's queue through "." and creates none there;
 #   - a second proc mount of the host's (as a runtime's /host/proc) shows the program no
-#     host process (whose /proc/PID/fd, root and cwd lead out).
+#     host process (whose /proc/PID/fd, root and cwd lead out), and init's descriptors,
+#     root, cwd and memory are out of its reach.
 # After each run no queue made by the program exists on the host.
 # The "host" is a private mount and IPC namespace of this script (unshare), so nothing
 # outside it is touched. Every check runs with mqsentry started by root, then by uid 65534
@@ -122,6 +123,13 @@ for user in root 65534; do
   # The working directory: the host mqueue mount.
   check "$user: working directory on host mqueue mount" 0 '^cwd: list (\[\]|EACCES)' '' \
     bash -c 'cd "$1" && shift && exec "$@"' _ "$work/mq" "${run[@]}" -- "$probe" cwd
+  # init (PID 1) holds a copy of the supervisor's memory and its control socket: nothing
+  # of it is reachable through /proc/1 (not dumpable; no CAP_SYS_PTRACE).
+  # shellcheck disable=SC2016  # expanded by the sandbox's sh
+  check "$user: init's descriptors, root, cwd and memory" 0 '^denied denied denied denied$' '' \
+    "${run[@]}" -- sh -c 'r() { if "$@" >/dev/null 2>&1; then echo reached; else echo denied; fi; }
+      echo $(r readlink /proc/1/fd/3) $(r ls /proc/1/root/) $(r ls /proc/1/cwd/) \
+        $(r sh -c ": </proc/1/mem")'
   # shellcheck disable=SC2016  # expanded by the sandbox's sh
   check "$user: another proc mount of the host" 0 '^0$' '' \
     "${run[@]}" -- sh -c 'ls "$1" 2>/dev/null | grep -c "^[0-9]" || true' _ "$work/hostproc"
