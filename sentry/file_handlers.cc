@@ -11,6 +11,7 @@
 // one call where that matters, see HandleOpenByHandleAt.
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -257,6 +258,63 @@ void Sentry::HandleOpenByHandleAt(const TrappedCall& call, const SyscallEntry& e
     return reply(EFAULT);
   }
   reply(ESTALE);
+}
+
+// HandleFstatfsCompat answers i386 fstatfs(2) and fstatfs64(2) of an mq descriptor with
+// the statfs of HandleFstatfs in the compat layouts (put_compat_statfs(),
+// put_compat_statfs64(); every value fits in 32 bits, so no EOVERFLOW). fstatfs64 wants
+// its size argument to be sizeof(struct compat_statfs64), 84 (EINVAL). Other descriptors
+// continue.
+void Sentry::HandleFstatfsCompat(const TrappedCall& call, const SyscallEntry& e) {
+  const int fd = IntArg(call, 0);
+  const uint64_t size = e.statfs64 ? Arg(call, e, 1) : 0;
+  const uint64_t buf = Arg(call, e, e.statfs64 ? 2 : 1);
+  if (!MqFdInfo(call, fd)) return ContinueCall(call);
+  std::string trace;
+  if (strace_.enabled()) trace = absl::StrCat(e.name, "(", fd, ", ...)");
+  // huge_encode_dev(s_dev), split into two 32-bit words (as HandleFstatfs).
+  const dev_t dev = mqfs_->device();
+  const uint64_t id = (minor(dev) & 0xff) | (static_cast<uint64_t>(major(dev)) << 8) |
+                      (static_cast<uint64_t>(minor(dev) & ~0xffu) << 12);
+  const uint32_t fsid[2] = {static_cast<uint32_t>(id), static_cast<uint32_t>(id >> 32)};
+  constexpr uint32_t kBlockSize = 4096, kNameMax = 255, kStValid = 0x0020;
+  bool written;
+  if (e.statfs64) {
+    struct __attribute__((packed)) CompatStatfs64 {
+      uint32_t f_type, f_bsize;
+      uint64_t f_blocks, f_bfree, f_bavail, f_files, f_ffree;
+      uint32_t f_fsid[2];
+      uint32_t f_namelen, f_frsize, f_flags, f_spare[4];
+    };
+    static_assert(sizeof(CompatStatfs64) == 84);
+    if (size != sizeof(CompatStatfs64)) {
+      return Reply(call, trace, SyscallResult::Error(EINVAL)), void();
+    }
+    CompatStatfs64 st{};
+    st.f_type = static_cast<uint32_t>(abi::kMqueueMagic);
+    st.f_bsize = st.f_frsize = kBlockSize;
+    st.f_namelen = kNameMax;
+    st.f_flags = kStValid;
+    st.f_fsid[0] = fsid[0];
+    st.f_fsid[1] = fsid[1];
+    written = platform_->memory().Write(call, buf, &st, sizeof(st));
+  } else {
+    struct CompatStatfs {
+      uint32_t f_type, f_bsize, f_blocks, f_bfree, f_bavail, f_files, f_ffree;
+      uint32_t f_fsid[2];
+      uint32_t f_namelen, f_frsize, f_flags, f_spare[4];
+    };
+    static_assert(sizeof(CompatStatfs) == 64);
+    CompatStatfs st{};
+    st.f_type = static_cast<uint32_t>(abi::kMqueueMagic);
+    st.f_bsize = st.f_frsize = kBlockSize;
+    st.f_namelen = kNameMax;
+    st.f_flags = kStValid;
+    st.f_fsid[0] = fsid[0];
+    st.f_fsid[1] = fsid[1];
+    written = platform_->memory().Write(call, buf, &st, sizeof(st));
+  }
+  Reply(call, trace, written ? SyscallResult::Ok() : SyscallResult::Error(EFAULT));
 }
 
 }  // namespace mqsentry::sentry

@@ -151,6 +151,7 @@ void Sentry::Dispatch(const TrappedCall& call) {
     case MqCall::kLinkat: return HandleLinkat(call, *e);
     case MqCall::kNameToHandleAt: return HandleNameToHandleAt(call, *e);
     case MqCall::kOpenByHandleAt: return HandleOpenByHandleAt(call, *e);
+    case MqCall::kFstatfsCompat: return HandleFstatfsCompat(call, *e);
     case MqCall::kUserfaultfd: return HandleUserfaultfd(call, *e);
   }
 }

@@ -126,6 +126,7 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
   void HandleLinkat(const TrappedCall& call, const SyscallEntry& e);
   void HandleNameToHandleAt(const TrappedCall& call, const SyscallEntry& e);
   void HandleOpenByHandleAt(const TrappedCall& call, const SyscallEntry& e);
+  void HandleFstatfsCompat(const TrappedCall& call, const SyscallEntry& e);
   // Lets the call run in the host kernel (Platform::Continue).
   void ContinueCall(const TrappedCall& call);
   // userfaultfd(2) / ioctl(USERFAULTFD_IOC_NEW) without UFFD_USER_MODE_ONLY: EPERM.

@@ -128,6 +128,10 @@ std::vector<SyscallEntry> BuildTable() {
   t.push_back(fcntl_entry("fcntl64", Arch::kI386, 221));
   t.push_back({"fstatfs", MqCall::kFstatfs, Arch::kX86_64, 138});
   t.push_back({"fstatfs", MqCall::kFstatfs, Arch::kX32, abi::kX32SyscallBit + 138});
+  t.push_back(compat({"fstatfs", MqCall::kFstatfsCompat, Arch::kI386, 100}, false));
+  SyscallEntry fstatfs64 = compat({"fstatfs64", MqCall::kFstatfsCompat, Arch::kI386, 269}, false);
+  fstatfs64.statfs64 = true;
+  t.push_back(fstatfs64);
   AddFileCalls(t);
   // userfaultfd guards (see MqCall): the flags are in a register, so the condition on them
   // cannot race with the caller's other threads.

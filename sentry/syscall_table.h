@@ -29,7 +29,7 @@ enum class MqCall {
   // f_flags exactly, which an open(2) of the mqfs file cannot (spec §3.3, §7).
   kFcntl,
   // fstatfs(2) of an mq descriptor shows the mqueue filesystem (spec §8.3); others continue.
-  // x86-64 and x32 only: i386's compat statfs layouts are not emulated.
+  // x86-64 and x32 (i386: kFstatfsCompat).
   kFstatfs,
   // File calls that mqfs's FUSE files would answer unlike an mqueue file (spec §8.3),
   // trapped as narrowly as the filter can say and answered for mq descriptors only (every
@@ -45,6 +45,8 @@ enum class MqCall {
   // supervisor's own reads and writes of its memory; a user-mode-only one makes them fail
   // with EFAULT instead. Calls with the flag are not trapped.
   kUserfaultfd,
+  // i386 fstatfs(2) / fstatfs64(2) of an mq descriptor (compat statfs layouts, spec §8.3).
+  kFstatfsCompat,
 };
 
 // How the handler decodes the arguments of one (arch, number).
@@ -60,6 +62,7 @@ struct SyscallEntry {
   bool compat_sizes = false;     // 32-bit pointers and size_t (i386)
   bool old_mmap = false;         // i386 mmap(2) #90: one pointer to six 32-bit arguments
   bool off32 = false;            // i386 sendfile #187: a 32-bit off_t pointer
+  bool statfs64 = false;         // i386 fstatfs64 #269: (fd, size, struct compat_statfs64 *)
   // Alternatives of argument conditions under which the filter traps the call; empty:
   // always.
   std::vector<std::vector<ArgCondition>> trap_when = {};

@@ -79,8 +79,9 @@ TEST(SyscallTableTest, FilterTrapsExactlyTheTable) {
     }
   }
   EXPECT_EQ(numbers.size(), SyscallTable().size());
-  EXPECT_EQ(numbers.size(), 6u + 6u + 8u + 3u * 2u + 4u + 2u + 3u * 6u + 2u + 3u * 2u)
-      << "mq calls, then mount/fsopen per ABI, fcntl per ABI and i386 fcntl64, fstatfs, "
+  EXPECT_EQ(numbers.size(), 6u + 6u + 8u + 3u * 2u + 4u + 3u + 1u + 3u * 6u + 2u + 3u * 2u)
+      << "mq calls, then mount/fsopen per ABI, fcntl per ABI and i386 fcntl64, fstatfs per "
+         "ABI and i386 fstatfs64, "
          "the six file calls per ABI and i386's old mmap and 32-bit sendfile, userfaultfd "
          "and ioctl per ABI";
   EXPECT_EQ(conditional, 4u * 2u + 3u * 3u + 3u * 2u)
@@ -135,7 +136,8 @@ TEST(SyscallTableTest, FcntlOnEveryAbi_Spec7) {
 TEST(SyscallTableTest, FstatfsOn64BitLayoutsOnly_Spec8_3) {
   EXPECT_EQ(LookupSyscall(Arch::kX86_64, __NR_fstatfs)->call, MqCall::kFstatfs);
   EXPECT_EQ(LookupSyscall(Arch::kX32, 0x40000000 + 138)->call, MqCall::kFstatfs);
-  EXPECT_EQ(LookupSyscall(Arch::kI386, 100), nullptr) << "compat statfs is not emulated";
+  EXPECT_EQ(LookupSyscall(Arch::kI386, 100)->call, MqCall::kFstatfsCompat);
+  EXPECT_TRUE(LookupSyscall(Arch::kI386, 269)->statfs64);
 }
 
 // Only full userfaultfds are trapped (and refused): the flag is a register argument.

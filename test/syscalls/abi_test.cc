@@ -6,6 +6,7 @@
 #include <mqueue.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -31,6 +32,8 @@ constexpr long kI386OldMmap = 90;
 constexpr long kI386Mmap2 = 192;
 constexpr long kI386Sendfile = 187;
 constexpr long kI386Sendfile64 = 239;
+constexpr long kI386Fstatfs = 100;
+constexpr long kI386Fstatfs64 = 269;
 constexpr long kX32Bit = 0x40000000;
 
 // An i386 system call from a 64-bit process: the kernel runs the ia32 table (and seccomp
@@ -220,6 +223,47 @@ TEST(MqAbi, I386FileCallsOnMqDescriptor_Spec8_3) {
   const long addr = I386(kI386Mmap2, 0, 4096, PROT_READ, MAP_PRIVATE, static_cast<uint32_t>(mem));
   ASSERT_THAT(addr, SyscallSucceeds());
   munmap(reinterpret_cast<void*>(static_cast<uintptr_t>(static_cast<uint32_t>(addr))), 4096);
+}
+
+// Spec §8.3 "fstatfs: f_type=0x19800202, f_bsize=4096, f_namelen=255" through i386's
+// compat layouts: fstatfs (struct compat_statfs, 64 bytes) and fstatfs64 (packed struct
+// compat_statfs64, whose size argument must be 84), agreeing with the 64-bit fstatfs.
+TEST(MqAbi, I386FstatfsShowsTheMqueueFilesystem_Spec8_3) {
+  if (!KernelRunsI386()) GTEST_SKIP() << "this kernel does not run i386 system calls";
+  LowPage page;
+  ASSERT_TRUE(page.ok());
+  TestQueue q;
+  ASSERT_QUEUE_OK(q);
+  struct statfs native {};
+  ASSERT_THAT(fstatfs(q.fd(), &native), SyscallSucceeds());
+  const uint32_t fd = static_cast<uint32_t>(q.fd());
+  std::memset(page.At<char>(0), 0xff, 256);
+  ASSERT_THAT(I386(kI386Fstatfs, fd, page.Addr(0)), SyscallSucceeds());
+  const uint32_t* w = page.At<uint32_t>(0);  // type, bsize, blocks, bfree, bavail, files, ffree
+  EXPECT_EQ(w[0], 0x19800202u);
+  EXPECT_EQ(w[1], 4096u);
+  EXPECT_EQ(w[2], 0u);
+  EXPECT_EQ(w[5], 0u);
+  EXPECT_EQ(std::memcmp(&w[7], &native.f_fsid, 8), 0);
+  EXPECT_EQ(w[9], 255u);                                // namelen
+  EXPECT_EQ(w[10], 4096u);                              // frsize
+  EXPECT_EQ(w[11], static_cast<uint32_t>(native.f_flags));
+  std::memset(page.At<char>(0), 0xff, 256);
+  ASSERT_THAT(I386(kI386Fstatfs64, fd, 84, page.Addr(0)), SyscallSucceeds());
+  const char* b = page.At<char>(0);
+  uint32_t type, bsize, namelen;
+  uint64_t blocks;
+  std::memcpy(&type, b, 4);
+  std::memcpy(&bsize, b + 4, 4);
+  std::memcpy(&blocks, b + 8, 8);
+  std::memcpy(&namelen, b + 56, 4);
+  EXPECT_EQ(type, 0x19800202u);
+  EXPECT_EQ(bsize, 4096u);
+  EXPECT_EQ(blocks, 0u);
+  EXPECT_EQ(std::memcmp(b + 48, &native.f_fsid, 8), 0);
+  EXPECT_EQ(namelen, 255u);
+  EXPECT_THAT(I386(kI386Fstatfs64, fd, 88, page.Addr(0)), SyscallFailsWithErrno(EINVAL));
+  EXPECT_THAT(I386(kI386Fstatfs, fd, 8), SyscallFailsWithErrno(EFAULT));
 }
 
 // Issue 7 finding 7: on a kernel without x32, every x32 mq call is ENOSYS and creates
