@@ -1,13 +1,19 @@
 // Launcher: starts the sandbox. An init process (PID 1 of new IPC, PID and mount
-// namespaces) removes the host's mqueue mounts, mounts a fresh /proc, writes the mqueue
-// sysctls, installs the seccomp notify filter, hands its listener to the supervisor, and
-// on "go" runs the program as its child (architecture: "Processes and threads").
+// namespaces) closes every descriptor the program is not to keep, removes the host's
+// mqueue and proc mounts, mounts a fresh /proc, writes the mqueue sysctls, installs the
+// seccomp notify filter, hands its listener to the supervisor, and on "go" runs the
+// program as its child (architecture: "Processes and threads"). What enters the sandbox
+// is checked before (kept_fds.h); the program's capabilities are limited before its exec
+// (program_caps.h), as is its use of a kept terminal (tty_guard.h).
 //
 //   supervisor                              init (PID 1)               program (PID 2)
-//   Launch() ----- clone ------------------> mounts, sysctls, filter
+//   Launch() ----- clone ------------------> close fds, mounts,
+//                                            sysctls, filter
 //            <---- listener fd (SCM_RIGHTS)-
 //   (start serving the listener)
-//   Start()  ----- "go" -------------------> fork -----------------> setgid/setuid, execvp
+//   Start()  ----- "go" -------------------> fork -----------------> bounding set, ids,
+//                                                                    capabilities, tty
+//                                                                    guard, execvp
 //   Wait()   <---- exit status ------------- reaps, forwards signals   ...exits
 //
 // Unprivileged (LaunchOptions::unprivileged), the user namespaces nest like this, each

@@ -8,6 +8,7 @@
 //   attack_probe fd FD [SUB]     "fd FD: EBADF", or what readdir and openat(O_CREAT) gave
 //                                in FD (or in its subdirectory SUB)
 //   attack_probe cwd             readdir(".") and openat(".", O_CREAT) of the working dir
+//   attack_probe pidfd-getfd LAST  pidfd_open(1) (init), then pidfd_getfd of its 0..LAST
 //   attack_probe tiocsti         ioctl(0, TIOCSTI): "ok" or the errno name
 //   attack_probe caps            Cap{Inh,Prm,Eff,Bnd,Amb} of /proc/self/status, and capget
 //   attack_probe unshare-ipc     unshare(CLONE_NEWIPC): "ok" or the errno name
@@ -213,6 +214,25 @@ int Tiocsti() {
   return 0;
 }
 
+// pidfd_getfd(2) of init's descriptors 0 .. LAST (init holds the supervisor's control
+// socket among them): "EPERM" if every one was refused so, else each fd's result.
+int PidfdGetfd(int last) {
+  const long pidfd = syscall(SYS_pidfd_open, 1, 0);
+  if (pidfd < 0) {
+    std::printf("pidfd_open(1): %s\n", ErrName(errno).c_str());
+    return 0;
+  }
+  std::string all;
+  bool all_eperm = true;
+  for (int fd = 0; fd <= last; ++fd) {
+    const std::string r = Result(syscall(SYS_pidfd_getfd, pidfd, fd, 0));
+    all_eperm &= r == "EPERM";
+    all += " " + std::to_string(fd) + ":" + r;
+  }
+  std::printf("pidfd_getfd(init, 0..%d):%s\n", last, all_eperm ? " EPERM" : all.c_str());
+  return 0;
+}
+
 int OpenByHandle(const char* path) {
   struct {
     file_handle h;
@@ -242,6 +262,7 @@ int main(int argc, char** argv) {
   if (cmd == "cwd") return ProbeCwd();
   if (cmd == "caps") return Caps();
   if (cmd == "tiocsti") return Tiocsti();
+  if (cmd == "pidfd-getfd" && argc == 3) return PidfdGetfd(std::atoi(argv[2]));
   if (cmd == "unshare-ipc") return UnshareIpc();
   if (cmd == "userns-ipc") return UsernsIpc();
   if (cmd == "open-by-handle" && argc == 3) return OpenByHandle(argv[2]);

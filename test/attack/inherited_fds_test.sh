@@ -130,6 +130,8 @@ for user in root 65534; do
     "${run[@]}" -- sh -c 'r() { if "$@" >/dev/null 2>&1; then echo reached; else echo denied; fi; }
       echo $(r readlink /proc/1/fd/3) $(r ls /proc/1/root/) $(r ls /proc/1/cwd/) \
         $(r sh -c ": </proc/1/mem")'
+  check "$user: pidfd_getfd of init's descriptors" 0 '^pidfd_getfd\(init, 0..9\): EPERM$' '' \
+    "${run[@]}" -- "$probe" pidfd-getfd 9
   # shellcheck disable=SC2016  # expanded by the sandbox's sh
   check "$user: another proc mount of the host" 0 '^0$' '' \
     "${run[@]}" -- sh -c 'ls "$1" 2>/dev/null | grep -c "^[0-9]" || true' _ "$work/hostproc"
