@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -33,6 +34,16 @@ constexpr long kAnonInodeMagic = 0x09041934;  // ANON_INODE_FS_MAGIC
 constexpr absl::string_view kPlainAnonInodes[] = {
     "anon_inode:[eventfd]", "anon_inode:[signalfd]", "anon_inode:[timerfd]",
     "anon_inode:[eventpoll]", "anon_inode:inotify"};
+
+// Character devices that are data only (Docker's default device list): /dev/null, zero,
+// full, random, urandom (major 1) and terminals: virtual consoles and serial ports (4),
+// /dev/tty, console, ptmx (5), pseudo-terminal slaves (136-143). Any other is a device of
+// the host (/dev/mem, kmsg, fuse, kvm, loop-control, raw disks...).
+bool IsPlainCharDevice(dev_t rdev) {
+  const unsigned int maj = major(rdev), min = minor(rdev);
+  if (maj == 1) return min == 3 || min == 5 || min == 7 || min == 8 || min == 9;
+  return maj == 4 || maj == 5 || (maj >= 136 && maj <= 143);
+}
 
 std::string LinkOf(int fd) {
   char buf[4096];
@@ -75,6 +86,10 @@ std::string RefusalReason(int fd, int flags, const struct stat& st, long fs_type
            "tree, whatever is mounted in the sandbox";
   }
   if (S_ISBLK(st.st_mode)) return "a block device: it holds a filesystem of the host";
+  if (S_ISCHR(st.st_mode) && !IsPlainCharDevice(st.st_rdev)) {
+    return "a character device other than a terminal or /dev/null, zero, full, random, "
+           "urandom: a device of the host (memory, kernel log, fuse, kvm, disks...)";
+  }
   if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode) && !S_ISFIFO(st.st_mode) &&
       !S_ISSOCK(st.st_mode)) {
     return "not a regular file, character device, pipe or socket";

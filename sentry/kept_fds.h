@@ -5,9 +5,10 @@
 // A descriptor carries the mount tree and the namespaces it was opened in: a directory
 // opened on the host (or on a host mqueue mount) lets openat/readdir/unlinkat below it
 // reach the host's files and queues whatever the sandbox's own mounts say. So a kept
-// descriptor must be plain data: a regular file, a character device, a pipe, a socket, or
-// one of a few anonymous objects that name nothing (eventfd, signalfd, timerfd, epoll,
-// inotify). Everything else is refused; see CheckKeptDescriptor for the reasons.
+// descriptor must be plain data: a regular file (not of /proc, nsfs or pidfs), a
+// terminal or /dev/null-like device, a pipe, a socket, or one of a few anonymous objects
+// that name nothing (eventfd, signalfd, timerfd, epoll, inotify). Everything else is
+// refused, with the reason in the message.
 #ifndef MQSENTRY_SENTRY_KEPT_FDS_H_
 #define MQSENTRY_SENTRY_KEPT_FDS_H_
 

@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <string>
 
 #include "absl/strings/match.h"
@@ -53,6 +54,15 @@ TEST(KeptFds, WaysToTheHostAreRefused) {
   ExpectRefused(open("/proc/self/ns/ipc", O_RDONLY | O_CLOEXEC), "namespace");
   ExpectRefused(static_cast<int>(syscall(SYS_pidfd_open, getpid(), 0)), "pidfd");
   ExpectRefused(static_cast<int>(syscall(SYS_userfaultfd, O_CLOEXEC)), "anonymous");
+}
+
+TEST(KeptFds, OnlyDataDevicesAreKept) {
+  ExpectKept(open("/dev/zero", O_RDONLY | O_CLOEXEC));
+  ExpectKept(open("/dev/urandom", O_RDONLY | O_CLOEXEC));
+  ExpectKept(open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC));
+  // /dev/kmsg (1:11): the host's kernel log (where the test may open it).
+  const int kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (kmsg >= 0) ExpectRefused(kmsg, "character device");
 }
 
 TEST(KeptFds, MqDescriptorIsRefused) {
