@@ -36,6 +36,7 @@ install -m 0755 "$probe" "$work/attack_probe"
 mqsentry=$work/mqsentry
 probe=$work/attack_probe
 mkdir -m 0755 "$work/mq"
+mkdir -m 1777 "$work/out"
 mount -t mqueue none "$work/mq" || exit 1
 "$probe" mq-create attack-host-queue >/dev/null
 mkdir -m 0755 "$work/hostproc"
@@ -117,6 +118,9 @@ for user in root 65534; do
   check "$user: directory as stdin" 125 '^$' \
     '^mqsentry: fd 0 \(.*\) may not enter the sandbox: on an mqueue filesystem' \
     "$probe" hold dir "$work/mq" 0 -- "${run[@]}" -- "$probe" fd 0
+  # A closed stdin arrives as /dev/null, never as a descriptor of mqsentry's.
+  check "$user: closed stdin" 0 '^/dev/null$' '' \
+    bash -c 'exec "$@" <&-' _ "${run[@]}" --strace-log "$work/out/trace-$user" -- readlink /proc/self/fd/0
   # What may be preserved still arrives: a pipe at fd 7, readable.
   check "$user: a pipe, preserved" 0 '^fd 7: open, list ENOTDIR' '' \
     bash -c '"$@" 7< <(echo data)' _ "${run[@]}" --preserve-fds 5 -- "$probe" fd 7
