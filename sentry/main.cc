@@ -10,8 +10,10 @@
 //     --cap-add NAME --cap-drop NAME  (repeatable) change the program's capabilities from
 //                                     Docker's default set (Docker's names, or ALL)
 //     --privileged                    keep every capability: no security boundary
+// Flags also take --flag=VALUE.
 //
-// Exit status: the program's; 128+N if signal N killed it; 125 if mqsentry itself failed.
+// Exit status: the program's; 128+N if signal N killed it; 127 if it could not be
+// executed; 125 if mqsentry itself failed (a message on stderr says why).
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
