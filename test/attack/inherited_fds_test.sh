@@ -127,6 +127,10 @@ for user in root 65534; do
   # The working directory: the host mqueue mount.
   check "$user: working directory on host mqueue mount" 0 '^cwd: list (\[\]|EACCES)' '' \
     bash -c 'cd "$1" && shift && exec "$@"' _ "$work/mq" "${run[@]}" -- "$probe" cwd
+  # The working directory: the host's /proc (its processes' fd, root and cwd links).
+  # shellcheck disable=SC2016  # expanded by the sandbox's sh
+  check "$user: working directory /proc shows the sandbox's processes only" 0 '^[1-9]$' '' \
+    bash -c 'cd /proc && exec "$@"' _ "${run[@]}" -- sh -c 'ls | grep -c "^[0-9]"'
   # init (PID 1) holds a copy of the supervisor's memory and its control socket: nothing
   # of it is reachable through /proc/1 (not dumpable; no CAP_SYS_PTRACE).
   # shellcheck disable=SC2016  # expanded by the sandbox's sh
