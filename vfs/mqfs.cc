@@ -718,19 +718,20 @@ void Mqfs::AddQueue(std::shared_ptr<ipc::QueueInode> inode, std::shared_ptr<ipc:
 void Mqfs::QueueUnlinked(const ipc::IpcNamespace& ns, const std::string& name) {
   const std::optional<uint64_t> dir = table_.DirOf(&ns);
   if (!dir.has_value()) return;
-  for (uint64_t ino : table_.InosNamed(*dir, name)) {
-    std::optional<QueueNode> node = table_.Find(ino);
-    if (node.has_value() && !node->ns->linked(*node->inode)) NotifyDeleted(*node);
-  }
+  // Whatever is cached under the name is stale now, whether its queue still lives (open
+  // files) or is already gone.
+  QueueNode stale;
+  stale.dir = *dir;
+  stale.name = name;
+  NotifyDeleted(stale);
 }
 
 void Mqfs::NotifyDeleted(const QueueNode& node) {
-  absl::ReaderMutexLock lock(&session_mu_);
-  if (session_ == nullptr) return;
-  // Unhashes the cached name (if any): its open files then read "/NAME (deleted)" and the
-  // next lookup of the name finds the queue that takes it next. ENOENT (nothing cached)
-  // is fine.
-  fuse_lowlevel_notify_delete(session_, node.dir, node.ino, node.name.data(), node.name.size());
+  // Unhashes the cached name: files still open on it then read "/NAME (deleted)", and an
+  // unused one is dropped, leaving no negative entry behind (notify_delete would leave
+  // one, and the next queue of that name would not be looked up). ENOENT (nothing
+  // cached) is fine.
+  ForgetName(node);
 }
 
 absl::StatusOr<int> Mqfs::Open(const ipc::QueueInode& inode, int flags) {
@@ -767,6 +768,11 @@ absl::StatusOr<int> Mqfs::Open(const ipc::QueueInode& inode, int flags) {
     } while (fd < 0 && errno == EINTR);
     const int err = errno;
     const bool not_taken = !path_only && table_.CancelExpectedOpen(ino, tid);
+    if (fd < 0 && err == ENOENT && attempt == 0) {
+      // A name cached for a queue already destroyed: forget it and look it up again.
+      ForgetName(target);
+      continue;
+    }
     // A failure after our FUSE open succeeded (only a security module could cause one: we
     // pass no O_TRUNC, and FUSE allows O_DIRECT) would be followed by a release, which
     // gives the counted description back through OnRelease while the caller also keeps it.

@@ -190,8 +190,8 @@ class Mqfs {
     std::string path;  // when fd is -1: the directory through the mount itself
   };
   absl::StatusOr<Tree> TreeFor(uint64_t dir, int extra_flags) ABSL_LOCKS_EXCLUDED(views_mu_);
-  // Unhashes `node`'s cached name (its files read "(deleted)"); ForgetName only drops the
-  // name from the cache.
+  // Drop `node`'s cached name (open files on it read "(deleted)"; fuse
+  // notify_inval_entry).
   void NotifyDeleted(const QueueNode& node);
   void ForgetName(const QueueNode& node);
   mutable absl::Mutex views_mu_;

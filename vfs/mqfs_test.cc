@@ -990,6 +990,30 @@ TEST_F(MqfsTest, StaleNameIsLookedUpAgain) {
   EXPECT_EQ(ns_->queues_count(), 0u);
 }
 
+// A name cached for a queue that is already destroyed (closed, then unlinked with no
+// QueueUnlinked) is looked up again; and after QueueUnlinked the name is free at once.
+TEST_F(MqfsTest, NameOfADestroyedQueueIsLookedUpAgain) {
+  for (bool told : {false, true}) {
+    SCOPED_TRACE(told ? "told" : "not told");
+    std::shared_ptr<ipc::QueueInode> old;
+    const int fd = CreateAndOpen("q", &old);
+    ASSERT_GE(fd, 0);
+    const size_t releases = hooks_.releases().size();
+    close(fd);
+    ASSERT_TRUE(hooks_.WaitForReleases(releases + 1));
+    ASSERT_TRUE(ns_->Unlink(Root(), "q").ok());  // destroyed: no description left
+    if (told) mqfs_->QueueUnlinked(*ns_, "q");
+    std::shared_ptr<ipc::QueueInode> next;
+    const int fd2 = CreateAndOpen("q", &next);
+    ASSERT_GE(fd2, 0);
+    EXPECT_EQ(mqfs_->Identify(fd2)->first, next);
+    close(fd2);
+    ASSERT_TRUE(hooks_.WaitForReleases(releases + 2));
+    ASSERT_TRUE(ns_->Unlink(Root(), "q").ok());
+    mqfs_->QueueUnlinked(*ns_, "q");
+  }
+}
+
 // Two IPC namespaces with a queue of the same name: two directories, two files.
 TEST_F(MqfsTest, SameNameInTwoNamespaces) {
   ipc::IpcNamespace::Options o;

@@ -567,6 +567,24 @@ TEST(MqFile, ProcFdLinkShowsNameAndDeleted_Spec8_3) {
   EXPECT_EQ(std::string(buf, static_cast<size_t>(n)), "/" + q.name() + " (deleted)");
 }
 
+// §4: after mq_unlink (and the last close) the name is free for a new queue, again and
+// again; each new queue is empty and has its own attributes.
+TEST(MqFile, NameIsReusedAfterUnlink_Spec4) {
+  const std::string name = UniqueName();
+  QueueCleanup cleanup(name);
+  for (int round = 0; round < 5; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    struct mq_attr attr = MakeAttr(2 + round, 16);
+    ScopedFd fd(RawMqOpen(name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600, &attr));
+    ASSERT_THAT(fd.get(), SyscallSucceeds());
+    EXPECT_EQ(GetAttr(fd.get()).mq_maxmsg, 2 + round);
+    EXPECT_EQ(CurMsgs(fd.get()), 0);
+    ASSERT_THAT(Send(fd.get(), "m"), SyscallSucceeds());
+    if (round % 2 == 0) fd.reset();  // closed before the unlink, or after
+    ASSERT_THAT(RawMqUnlink(name.c_str()), SyscallSucceeds());
+  }
+}
+
 // §8.3 "/proc/self/fd/N -> /name, or /name (deleted) after unlink", when a new queue
 // takes the name: each descriptor keeps its own queue's link, and a reopen through the
 // link of either gets that queue.
