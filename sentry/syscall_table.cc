@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -187,10 +188,21 @@ std::vector<FilterRule> FilterRules(bool x32) {
 
 bool KernelRunsX32() {
   // A kernel without x32 (CONFIG_X86_X32_ABI off, or syscall.x32=n) answers every x32
-  // number with ENOSYS; getpid cannot fail otherwise.
-  errno = 0;
-  const long r = syscall(abi::kX32SyscallBit | SYS_getpid);
-  return !(r == -1 && errno == ENOSYS);
+  // number with ENOSYS; getpid cannot fail otherwise. Probed in a child: a seccomp filter
+  // that mqsentry itself runs under may kill a caller of x32 (the sandbox inherits that
+  // filter, so its x32 calls never reach ours either way).
+  const pid_t child = fork();
+  if (child < 0) return true;  // trap x32: the safe side
+  if (child == 0) {
+    errno = 0;
+    const long r = syscall(abi::kX32SyscallBit | SYS_getpid);
+    _exit(r == -1 && errno == ENOSYS ? 1 : 0);
+  }
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0) {
+    if (errno != EINTR) return true;
+  }
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
 }  // namespace mqsentry::sentry

@@ -75,7 +75,10 @@ const SyscallEntry* LookupSyscall(Arch arch, int nr);
 // The seccomp rules that trap exactly the table's calls; with `x32` false, none for the
 // x32 ABI (whose calls then reach the kernel: ENOSYS where it lacks x32, spec §1.1).
 std::vector<FilterRule> FilterRules(bool x32 = true);
-// Whether this kernel runs x32 system calls (an x32 getpid does not fail with ENOSYS).
+// Whether this kernel runs x32 system calls: an x32 getpid, in a child process, does not
+// fail with ENOSYS (nor kill the child). Call before starting threads, or from a
+// process whose other threads take no locks the child could need (it only makes the
+// call and exits).
 bool KernelRunsX32();
 
 }  // namespace mqsentry::sentry

@@ -1,7 +1,13 @@
 // The syscall table and the filter rules generated from it (spec §1.1).
 #include "sentry/syscall_table.h"
 
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include <cstddef>
 #include <unistd.h>
 
 #include <cerrno>
@@ -106,6 +112,31 @@ TEST(SyscallTableTest, X32ProbeMatchesARawX32Call_Spec1_1) {
   errno = 0;
   const long r = syscall(0x40000000 | SYS_getpid);
   EXPECT_EQ(KernelRunsX32(), !(r == -1 && errno == ENOSYS));
+}
+
+// Under a filter that kills x32 callers (as some service managers install), the probe
+// survives and reports no x32: the sandbox inherits the filter, so there is nothing to trap.
+TEST(SyscallTableTest, X32ProbeSurvivesAFilterThatKillsX32_Spec1_1) {
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    sock_filter code[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 0x40000000 | SYS_getpid, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    sock_fprog prog{static_cast<unsigned short>(sizeof(code) / sizeof(code[0])), code};
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) {
+      _exit(2);
+    }
+    _exit(KernelRunsX32() ? 1 : 0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 // Private file mappings only (MAP_SHARED is FUSE's ENODEV already), on every ABI, with
