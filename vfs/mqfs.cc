@@ -319,6 +319,12 @@ class Mqfs::Ops {
       fuse_reply_err(req, ENOENT);
       return;
     }
+    // do_dentry_open(): O_DIRECT needs FMODE_CAN_ODIRECT, which an mqueue file lacks
+    // (spec §3.3; Mqfs::Open never passes it to the file).
+    if (fi->flags & O_DIRECT) {
+      fuse_reply_err(req, EINVAL);
+      return;
+    }
     // Mqfs::Open's description was counted by IpcNamespace::Open; any other open (a
     // program reopening /proc/self/fd/N, spec §8.3) is a new description of the queue.
     const bool counted = fs.table_.TakeExpectedOpen(ino, CallerTid(req));

@@ -827,6 +827,21 @@ TEST(MqFile, OpenByHandleAtOnMqDescriptorNeverOpens_Spec8_3) {
   }
 }
 
+// §8.3 reopening through /proc/self/fd/N is an open(2) of the mqueue file: O_DIRECT is
+// refused (no FMODE_CAN_ODIRECT), as mq_open's is (§3.3), and creates no description.
+TEST(MqFile, ReopenWithODirectIsEinval_Spec8_3) {
+  TestQueue q;
+  ASSERT_QUEUE_OK(q);
+  const std::string proc = "/proc/self/fd/" + std::to_string(q.fd());
+  for (int i = 0; i < 3; ++i) {
+    const int fd = open(proc.c_str(), O_RDONLY | O_DIRECT | O_CLOEXEC);
+    if (fd >= 0) close(fd);
+    EXPECT_THAT(fd, SyscallFailsWithErrno(EINVAL));
+  }
+  ScopedFd re(open(proc.c_str(), O_RDONLY | O_CLOEXEC));
+  EXPECT_THAT(re.get(), SyscallSucceeds());
+}
+
 // ---- §8.4 dup / fork / exec / SCM_RIGHTS ----
 
 // §8.4: "fork shares the open file descriptions (O_NONBLOCK and file position)"; so does dup.
