@@ -765,7 +765,8 @@ absl::StatusOr<int> Mqfs::Open(const ipc::QueueInode& inode, int flags) {
   absl::StatusOr<Tree> tree = TreeFor(target.dir, kept & ~kHostOpenFlags);
   if (!tree.ok()) return tree.status();
   for (int attempt = 0;; ++attempt) {
-    if (!path_only) table_.ExpectOpen(ino, tid);
+    // Also for O_PATH, which sends no FUSE open: the lookup finds the queue by it.
+    table_.ExpectOpen(ino, tid);
     int fd;
     // EINTR: the FUSE open was withdrawn before we read it, so the expectation still holds.
     do {
@@ -773,15 +774,16 @@ absl::StatusOr<int> Mqfs::Open(const ipc::QueueInode& inode, int flags) {
                          : open(absl::StrCat(tree->path, "/", node->name).c_str(), oflags);
     } while (fd < 0 && errno == EINTR);
     const int err = errno;
-    const bool not_taken = !path_only && table_.CancelExpectedOpen(ino, tid);
+    const bool expectation_left = table_.CancelExpectedOpen(ino, tid);
+    const bool not_taken = !path_only && expectation_left;
     if (fd < 0 && err == ENOENT && attempt == 0) {
       // A name cached for a queue already destroyed: forget it and look it up again.
       ForgetName(target);
       continue;
     }
     // A failure after our FUSE open succeeded (only a security module could cause one: we
-    // pass no O_TRUNC, and FUSE allows O_DIRECT) would be followed by a release, which
-    // gives the counted description back through OnRelease while the caller also keeps it.
+    // pass neither O_TRUNC nor O_DIRECT) would be followed by a release, which gives the
+    // counted description back through OnRelease while the caller also keeps it.
     if (fd < 0) return ErrnoStatus(err, what);
     // The attributes cached by the lookup served this open's permission check; drop them
     // before anyone else can stat the file (see Ops::Lookup).
@@ -800,8 +802,10 @@ absl::StatusOr<int> Mqfs::Open(const ipc::QueueInode& inode, int flags) {
       if (attempt == 0) continue;
       return absl::InternalError(absl::StrCat(what, " was not recognised"));
     }
-    // An unlinked queue (opened by a racing mq_open) is "/NAME (deleted)" at once. The
-    // notification names the inode: a name that another queue holds by now is left alone.
+    // An unlinked queue (opened by a racing mq_open) is "/NAME (deleted)" at once. (One
+    // unlinked only during this open leaves the name in its namespace's directory; that
+    // forgets whatever is cached under it, which a queue created in that same window
+    // would lose too: its files would then read "(deleted)".)
     if (!node->ns->linked(inode)) NotifyDeleted(target);
     return fd;
   }
