@@ -11,7 +11,8 @@
 // if the caller dies or exec's after the check, that address space is dead or no longer
 // its image's, and nothing reaches another process. /proc/<tid>/mem writes with FOLL_FORCE
 // (read-only and PROT_NONE pages too), so each write is limited to the bytes that lie in
-// writable VMAs, the prefix copy_to_user would write before faulting.
+// writable VMAs, the prefix copy_to_user would write before faulting (PROCMAP_QUERY, or the
+// maps text before kernel 6.11).
 //
 // Reads: process_vm_readv(tid) looks tid up when called, and its bytes are returned only
 // if the call still waits afterwards (so they came from the caller); they are never used
@@ -28,6 +29,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <optional>
+#include <string>
 #include <utility>
 
 #include "kernel/abi.h"
@@ -86,10 +89,16 @@ UniqueFd OpenProc(int32_t tid, const char* file, int flags) {
   return UniqueFd(open(path, flags | O_CLOEXEC));
 }
 
+// The end of a range that may wrap: writes never go past the top of the address space.
+uint64_t RangeEnd(uint64_t addr, uint64_t size) {
+  return addr + size < addr ? ~uint64_t{0} : addr + size;
+}
+
 // How many bytes from addr lie in writable VMAs of the address space `maps` was opened
-// on, without a gap: what copy_to_user could write before faulting.
-uint64_t WritablePrefix(int maps, uint64_t addr, uint64_t size) {
-  const uint64_t end = addr + size < addr ? ~uint64_t{0} : addr + size;
+// on, without a gap: what copy_to_user could write before faulting. nullopt: the kernel
+// lacks PROCMAP_QUERY (before 6.11).
+std::optional<uint64_t> WritablePrefixByQuery(int maps, uint64_t addr, uint64_t size) {
+  const uint64_t end = RangeEnd(addr, size);
   uint64_t at = addr;
   while (at < end) {
     ProcmapQuery q{};
@@ -97,8 +106,41 @@ uint64_t WritablePrefix(int maps, uint64_t addr, uint64_t size) {
     q.query_flags = kProcmapQueryVmaWritable;
     q.query_addr = at;
     // ENOENT: no writable VMA covers `at` (unmapped, read-only, PROT_NONE, kernel half).
-    if (ioctl(maps, kProcmapQuery, &q) != 0 || q.vma_end <= at) break;
+    if (ioctl(maps, kProcmapQuery, &q) != 0) {
+      if (errno == ENOTTY) return std::nullopt;
+      break;
+    }
+    if (q.vma_end <= at) break;
     at = std::min<uint64_t>(q.vma_end, end);
+  }
+  return at - addr;
+}
+
+// The same from the text of the maps file ("start-end perms ..." per VMA, ascending),
+// read through the same descriptor, so of the same address space.
+uint64_t WritablePrefixFromText(int maps, uint64_t addr, uint64_t size) {
+  std::string text;
+  char chunk[16384];
+  while (true) {
+    const ssize_t n = pread(maps, chunk, sizeof(chunk), static_cast<off_t>(text.size()));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    text.append(chunk, static_cast<size_t>(n));
+  }
+  const uint64_t end = RangeEnd(addr, size);
+  uint64_t at = addr;
+  size_t line = 0;
+  while (at < end && line < text.size()) {
+    size_t next = text.find('\n', line);
+    if (next == std::string::npos) next = text.size();
+    unsigned long long start = 0, stop = 0;
+    char perms[5] = {};
+    const std::string l = text.substr(line, next - line);
+    line = next + 1;
+    if (std::sscanf(l.c_str(), "%llx-%llx %4s", &start, &stop, perms) != 3) break;
+    if (stop <= at) continue;
+    if (start > at || perms[1] != 'w') break;
+    at = std::min<uint64_t>(stop, end);
   }
   return at - addr;
 }
@@ -117,8 +159,10 @@ uint64_t WriteThrough(int mem, uint64_t addr, const char* data, uint64_t size) {
 
 }  // namespace
 
-ProcTraceeMemory::ProcTraceeMemory(std::function<bool(uint64_t call_id)> still_pending)
+ProcTraceeMemory::ProcTraceeMemory(std::function<bool(uint64_t call_id)> still_pending,
+                                   bool procmap_query)
     : still_pending_(std::move(still_pending)),
+      procmap_query_(procmap_query),
       page_size_(static_cast<uint64_t>(sysconf(_SC_PAGESIZE))) {}
 
 bool ProcTraceeMemory::RawRead(int32_t tid, uint64_t addr, void* out, size_t size) {
@@ -145,9 +189,14 @@ WriteOutcome ProcTraceeMemory::WriteAll(const TrappedCall& call,
   if (!mem.valid() || !maps.valid()) return WriteOutcome::kFault;
   for (const MemoryWrite& w : writes) {
     if (w.size == 0) continue;
-    const uint64_t allowed = WritablePrefix(maps.get(), w.addr, w.size);
+    std::optional<uint64_t> allowed;
+    if (procmap_query_.load(std::memory_order_relaxed)) {
+      allowed = WritablePrefixByQuery(maps.get(), w.addr, w.size);
+      if (!allowed) procmap_query_.store(false, std::memory_order_relaxed);
+    }
+    if (!allowed) allowed = WritablePrefixFromText(maps.get(), w.addr, w.size);
     const uint64_t written =
-        WriteThrough(mem.get(), w.addr, static_cast<const char*>(w.data), allowed);
+        WriteThrough(mem.get(), w.addr, static_cast<const char*>(w.data), *allowed);
     if (written < w.size) {
       // A fault, or the caller died or exec'd meanwhile (then its old address space
       // refuses the write): only the call's state tells which.

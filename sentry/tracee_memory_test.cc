@@ -31,7 +31,8 @@ constexpr char kPattern = 'p';
 constexpr char kWritten[] = "written by the supervisor";
 constexpr size_t kWriteOffset = 100;
 
-class TraceeMemoryTest : public ::testing::Test {
+// The parameter: VMA permissions by PROCMAP_QUERY (true) or from the maps text (false).
+class TraceeMemoryTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
     page_ = static_cast<size_t>(sysconf(_SC_PAGESIZE));
@@ -116,10 +117,10 @@ class TraceeMemoryTest : public ::testing::Test {
   ProcTraceeMemory memory_{[this](uint64_t id) {
     ++checks_;
     return id == call_.id && pending_;
-  }};
+  }, GetParam()};
 };
 
-TEST_F(TraceeMemoryTest, ReadsAcrossPages) {
+TEST_P(TraceeMemoryTest, ReadsAcrossPages) {
   std::string buffer(2 * page_, '\0');
   ASSERT_TRUE(memory_.Read(call_, layout_.rw, buffer.data(), buffer.size()));
   EXPECT_EQ(buffer, std::string(2 * page_, kPattern));
@@ -131,7 +132,7 @@ TEST_F(TraceeMemoryTest, ReadsAcrossPages) {
   EXPECT_EQ(small[0], 'r');
 }
 
-TEST_F(TraceeMemoryTest, ReadFailsOnAnyInaccessibleByte) {
+TEST_P(TraceeMemoryTest, ReadFailsOnAnyInaccessibleByte) {
   char small[16];
   EXPECT_FALSE(memory_.Read(call_, 0, small, sizeof(small)));
   EXPECT_FALSE(memory_.Read(call_, layout_.rw + 2 * page_ - 8, small, sizeof(small)));
@@ -140,7 +141,7 @@ TEST_F(TraceeMemoryTest, ReadFailsOnAnyInaccessibleByte) {
   EXPECT_FALSE(memory_.Read(call_, uint64_t{1} << 63, small, sizeof(small)));  // kernel half
 }
 
-TEST_F(TraceeMemoryTest, WritesAndTheChildSeesIt) {
+TEST_P(TraceeMemoryTest, WritesAndTheChildSeesIt) {
   ASSERT_TRUE(memory_.Write(call_, layout_.rw + kWriteOffset, kWritten, sizeof(kWritten)));
   char cmd = 'c';
   ASSERT_EQ(write(to_child_.get(), &cmd, 1), 1);
@@ -151,13 +152,13 @@ TEST_F(TraceeMemoryTest, WritesAndTheChildSeesIt) {
   EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
-TEST_F(TraceeMemoryTest, WriteFailsOnReadOnlyAndUnmapped) {
+TEST_P(TraceeMemoryTest, WriteFailsOnReadOnlyAndUnmapped) {
   EXPECT_FALSE(memory_.Write(call_, layout_.ro, "x", 1));
   EXPECT_FALSE(memory_.Write(call_, layout_.rw + 2 * page_ - 1, "xy", 2));
   EXPECT_FALSE(memory_.Write(call_, 0, "x", 1));
 }
 
-TEST_F(TraceeMemoryTest, ReadNameEndingRightBeforeAnUnmappedPage) {
+TEST_P(TraceeMemoryTest, ReadNameEndingRightBeforeAnUnmappedPage) {
   const uint64_t end = layout_.rw + 2 * page_;  // first unmapped byte
   Terminate(2 * page_ - 1);
   std::string name;
@@ -171,14 +172,14 @@ TEST_F(TraceeMemoryTest, ReadNameEndingRightBeforeAnUnmappedPage) {
   EXPECT_EQ(name, std::string(30, kPattern));
 }
 
-TEST_F(TraceeMemoryTest, ReadNameFaultsWithoutNulBeforeTheHole) {
+TEST_P(TraceeMemoryTest, ReadNameFaultsWithoutNulBeforeTheHole) {
   std::string name;
   EXPECT_EQ(memory_.ReadName(call_, layout_.rw + 2 * page_ - 4, &name), EFAULT);
   EXPECT_EQ(memory_.ReadName(call_, layout_.rw + 2 * page_, &name), EFAULT);
   EXPECT_EQ(memory_.ReadName(call_, 0, &name), EFAULT);
 }
 
-TEST_F(TraceeMemoryTest, ReadNameLimitIs4096BytesWithTheNul) {
+TEST_P(TraceeMemoryTest, ReadNameLimitIs4096BytesWithTheNul) {
   std::string name;
   // 4095 characters and the NUL fit, from an unaligned start.
   Terminate(10 + 4095);
@@ -190,7 +191,7 @@ TEST_F(TraceeMemoryTest, ReadNameLimitIs4096BytesWithTheNul) {
   EXPECT_EQ(memory_.ReadName(call_, layout_.rw, &name), ENAMETOOLONG);
 }
 
-TEST_F(TraceeMemoryTest, GoneProcess) {
+TEST_P(TraceeMemoryTest, GoneProcess) {
   kill(pid_, SIGKILL);
   waitpid(pid_, nullptr, 0);
   pending_ = false;  // a dead caller's call no longer waits
@@ -204,7 +205,7 @@ TEST_F(TraceeMemoryTest, GoneProcess) {
   pid_ = -1;
 }
 
-TEST_F(TraceeMemoryTest, WriteLeavesReadOnlyAndProtNonePagesAlone) {
+TEST_P(TraceeMemoryTest, WriteLeavesReadOnlyAndProtNonePagesAlone) {
   // /proc/<pid>/mem would write them (FOLL_FORCE); copy_to_user faults on them.
   const MemoryWrite ro{layout_.ro, "x", 1};
   EXPECT_EQ(memory_.WriteAll(call_, std::span<const MemoryWrite>(&ro, 1)), WriteOutcome::kFault);
@@ -218,7 +219,7 @@ TEST_F(TraceeMemoryTest, WriteLeavesReadOnlyAndProtNonePagesAlone) {
   EXPECT_FALSE(memory_.Read(call_, layout_.none, &c, 1));
 }
 
-TEST_F(TraceeMemoryTest, WriteStopsAtTheHoleAfterWritingThePrefix) {
+TEST_P(TraceeMemoryTest, WriteStopsAtTheHoleAfterWritingThePrefix) {
   // copy_to_user semantics: the bytes before the first unwritable one are written.
   const uint64_t end = layout_.rw + 2 * page_;
   const MemoryWrite w{end - 4, "abcdefgh", 8};
@@ -235,7 +236,7 @@ TEST_F(TraceeMemoryTest, WriteStopsAtTheHoleAfterWritingThePrefix) {
             WriteOutcome::kFault);
 }
 
-TEST_F(TraceeMemoryTest, WritesInOrderAndStopsAtTheFirstFault) {
+TEST_P(TraceeMemoryTest, WritesInOrderAndStopsAtTheFirstFault) {
   const MemoryWrite writes[] = {{layout_.rw, "first", 5},
                                 {layout_.ro, "second", 6},
                                 {layout_.rw + 10, "third", 5}};
@@ -246,7 +247,7 @@ TEST_F(TraceeMemoryTest, WritesInOrderAndStopsAtTheFirstFault) {
   EXPECT_EQ(got[10], kPattern);  // the third was not attempted
 }
 
-TEST_F(TraceeMemoryTest, WriteSpansVmasWithTheSamePermissions) {
+TEST_P(TraceeMemoryTest, WriteSpansVmasWithTheSamePermissions) {
   // Two writable VMAs back to back (an mprotect split) are one writable range.
   std::string big(2 * page_, 'w');
   const MemoryWrite w{layout_.rw, big.data(), big.size()};
@@ -256,7 +257,7 @@ TEST_F(TraceeMemoryTest, WriteSpansVmasWithTheSamePermissions) {
   EXPECT_EQ(got, big);
 }
 
-TEST_F(TraceeMemoryTest, NothingIsWrittenOrReturnedForACallThatNoLongerWaits) {
+TEST_P(TraceeMemoryTest, NothingIsWrittenOrReturnedForACallThatNoLongerWaits) {
   pending_ = false;
   const MemoryWrite w{layout_.rw, "gone", 4};
   EXPECT_EQ(memory_.WriteAll(call_, std::span<const MemoryWrite>(&w, 1)), WriteOutcome::kGone);
@@ -270,7 +271,7 @@ TEST_F(TraceeMemoryTest, NothingIsWrittenOrReturnedForACallThatNoLongerWaits) {
   EXPECT_EQ(std::string(got, 3), std::string(3, kPattern));  // not "gon"
 }
 
-TEST_F(TraceeMemoryTest, EveryAccessIsCheckedAfterItsLookup) {
+TEST_P(TraceeMemoryTest, EveryAccessIsCheckedAfterItsLookup) {
   // Reads are checked once after the copy; writes once after opening (and again only if
   // they fail, to tell a fault from a caller that left).
   char got[8];
@@ -289,6 +290,11 @@ TEST_F(TraceeMemoryTest, EveryAccessIsCheckedAfterItsLookup) {
   EXPECT_TRUE(memory_.Write(call_, layout_.ro, "", 0));
   EXPECT_EQ(checks_, 0);
 }
+
+INSTANTIATE_TEST_SUITE_P(MapsSource, TraceeMemoryTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "ProcmapQuery" : "MapsText";
+                         });
 
 }  // namespace
 }  // namespace mqsentry::sentry
