@@ -16,10 +16,13 @@
 //    egid of the task through which the namespace is first seen (for a task that just
 //    unshared, that is the creator's egid) if the parent maps it, else the parent's first
 //    mapped gid. The kernel itself uses ns->group for nothing the model checks.
-//  - User namespace rlimit_msgqueue (the creator's RLIMIT_MSGQUEUE at creation, the
-//    namespace's ceiling in ancestors' accounting): not exposed either; recorded as
-//    Credentials::kRlimInfinity, so the per-level ceiling of a nested namespace is never
-//    the one that refuses (the caller's own rlimit and the ancestors' still apply). The
+//  - User namespace rlimit_msgqueue (the creator's soft RLIMIT_MSGQUEUE at creation, the
+//    ceiling of the namespace's owner in the parent's accounting, spec §3.5): not exposed
+//    either. Recorded, like the group, from the task through which the namespace is first
+//    seen (its soft limit now: for a task that just unshared, the creator's at creation
+//    unless it changed it since, which only a raise to its hard limit could exploit); an
+//    ancestor first reached through NS_GET_PARENT records its parent's value (rlimits are
+//    inherited). Never unlimited by default: a nested namespace is bounded as on Linux. The
 //    supervisor's own namespace (unprivileged mode) records the supervisor's current
 //    soft limit, which is what it had when it created it unless it changed it since.
 //  - ProcessRef: keyed by (tgid, start time in clock ticks). Two processes would share a
@@ -591,10 +594,17 @@ absl::StatusOr<std::shared_ptr<const UserNamespace>> IdentityReader::ResolveLock
 
   KUid owner;
   KGid group;
+  uint64_t rlimit_msgqueue = parent->rlimit_msgqueue();  // see the top of the file
   if (cached != nullptr) {
     owner = cached->model->owner();
     group = cached->model->group();
+    rlimit_msgqueue = cached->model->rlimit_msgqueue();
   } else {
+    if (proc_dir >= 0) {
+      if (absl::StatusOr<uint64_t> soft = ReadMsgqueueRlimitAt(proc_dir); soft.ok()) {
+        rlimit_msgqueue = *soft;
+      }
+    }
     uid_t owner_uid = 0;
     if (ioctl(ns_fd, NS_GET_OWNER_UID, &owner_uid) != 0) {
       return Errno(errno, "ioctl(NS_GET_OWNER_UID)");
@@ -609,7 +619,7 @@ absl::StatusOr<std::shared_ptr<const UserNamespace>> IdentityReader::ResolveLock
   }
   ASSIGN_OR_RETURN(std::shared_ptr<const UserNamespace> model,
                    UserNamespace::Create(parent, owner, group, std::move(uid_map),
-                                         std::move(gid_map), Credentials::kRlimInfinity));
+                                         std::move(gid_map), rlimit_msgqueue));
   if (cached != nullptr) {
     // A namespace whose maps were unwritten has no children (create_user_ns() needs the
     // creator's ids mapped), so no cached model points at the object being replaced.

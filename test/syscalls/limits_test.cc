@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <mqueue.h>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -241,6 +242,74 @@ TEST(MqLimits, LimitOfTheCreatingTaskApplies_Spec3_5) {
     CHILD_CHECK_EQ(create_with_limit(193, EMFILE), 0);
     CHILD_CHECK_EQ(create_with_limit(194, 0), 0);  // usage 194
     CHILD_CHECK_EQ(create_with_limit(194, EMFILE), 0);
+    return 0;
+  }));
+}
+
+// A user namespace of the caller's own, mapping its uid and gid to themselves, with
+// `extra` namespaces (CLONE_NEWIPC) made at the same time.
+int UnshareOwnUserNamespace(int extra) {
+  const uid_t uid = geteuid();
+  const gid_t gid = getegid();
+  // A task that changed its uids is not dumpable: its /proc files would be root's.
+  if (prctl(PR_SET_DUMPABLE, 1) != 0) return -1;
+  if (unshare(CLONE_NEWUSER | extra) != 0) return -1;
+  auto write_file = [](const char* path, const std::string& text) {
+    const int fd = open(path, O_WRONLY | O_CLOEXEC);
+    if (fd < 0) return false;
+    const bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    close(fd);
+    return ok;
+  };
+  const bool ok =
+      write_file("/proc/self/setgroups", "deny") &&
+      write_file("/proc/self/uid_map", std::to_string(uid) + " " + std::to_string(uid) + " 1") &&
+      write_file("/proc/self/gid_map", std::to_string(gid) + " " + std::to_string(gid) + " 1");
+  return ok ? 0 : -1;
+}
+
+// §3.5: "Nested user namespaces are also checked against each ancestor's counter and
+// against the rlimit that was recorded when each ancestor user namespace was created."
+// Two children of one user namespace P, each in a user namespace of its own made while
+// RLIMIT_MSGQUEUE was 5 x 97 bytes, each with a fresh counter of its own: both are also
+// charged to (P, uid), whose ceiling is that recorded limit, so together they get 5
+// queues of 97 bytes, not 5 each.
+TEST(MqLimits, NestedUserNamespacesAreBoundedByTheRecordedLimit_Spec3_5) {
+  const uid_t uid = DistinctUid(19);
+  EXPECT_CHILD_OK(RunInChild([&]() -> int {
+    CHILD_CHECK_OK(SwitchToUser(uid, uid));
+    CHILD_CHECK_OK(UnshareOwnUserNamespace(0));  // P
+    CHILD_CHECK_OK(SetMsgqueueLimit(5 * Cost(1, 1)));
+    int ready[2], release[2];
+    CHILD_CHECK_OK(pipe(ready));
+    CHILD_CHECK_OK(pipe(release));
+    // The first child keeps 3 queues (and its namespaces) alive.
+    const pid_t first = ForkChild([&]() -> int {
+      close(ready[0]);
+      close(release[1]);
+      CHILD_CHECK_OK(UnshareOwnUserNamespace(CLONE_NEWIPC));
+      for (int i = 0; i < 3; ++i) CHILD_CHECK_OK(Create(UniqueName(), 1, 1));
+      CHILD_CHECK_EQ(write(ready[1], "r", 1), 1);
+      char byte;
+      CHILD_CHECK_EQ(read(release[0], &byte, 1), 0);
+      return 0;
+    });
+    CHILD_CHECK(first > 0);
+    close(ready[1]);
+    close(release[0]);
+    char byte;
+    CHILD_CHECK_EQ(read(ready[0], &byte, 1), 1);
+    // The second gets the 2 that are left.
+    const int second = RunInChild([&]() -> int {
+      CHILD_CHECK_OK(UnshareOwnUserNamespace(CLONE_NEWIPC));
+      CHILD_CHECK_OK(Create(UniqueName(), 1, 1));
+      CHILD_CHECK_OK(Create(UniqueName(), 1, 1));
+      CHILD_CHECK_ERRNO(Create(UniqueName(), 1, 1), EMFILE);
+      return 0;
+    });
+    close(release[1]);
+    CHILD_CHECK_EQ(WaitChild(first), 0);
+    CHILD_CHECK_EQ(second, 0);
     return 0;
   }));
 }
