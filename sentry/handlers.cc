@@ -22,8 +22,10 @@
 #include "ipc/getsetattr.h"
 #include "kernel/abi.h"
 #include "kernel/capabilities.h"
+#include "kernel/status_macros.h"
 #include "kernel/user_namespace.h"
 #include "sentry/cookie_channels.h"
+#include "sentry/live_namespaces.h"
 #include "sentry/log.h"
 #include "sentry/ns_limits.h"
 #include "sentry/sentry.h"
@@ -130,35 +132,54 @@ absl::StatusOr<std::shared_ptr<ipc::IpcNamespace>> Sentry::NamespaceOf(
     const CallerIdentity& id) {
   absl::MutexLock lock(&mu_);
   if (auto it = registries_.find(id.ipc_ns); it != registries_.end()) return it->second.ns;
+  // A namespace seen for the first time: release the state of those that died since the
+  // registry last grew this much, then bound the rest.
+  if (registries_.size() >= namespace_sweep_at_) SweepDeadNamespacesLocked();
+  if (registries_.size() >= max_namespaces_) return std::shared_ptr<ipc::IpcNamespace>();
   const std::string path = absl::StrCat("/proc/", id.tid, "/ns/ipc");
-  const int ns_fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (ns_fd < 0) return absl::InternalError(absl::StrCat(path, ": ", std::strerror(errno)));
-  absl::StatusOr<std::unique_ptr<NamespaceLimits>> limits = NamespaceLimits::Open(ns_fd);
-  if (!limits.ok()) {
-    close(ns_fd);
-    return limits.status();
-  }
+  UniqueFd ns_fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!ns_fd.valid()) return absl::InternalError(absl::StrCat(path, ": ", std::strerror(errno)));
+  // The limits source holds the namespace open while its registry lives, so that its
+  // inode number cannot be recycled for another namespace meanwhile.
+  ASSIGN_OR_RETURN(std::unique_ptr<NamespaceLimits> opened, NamespaceLimits::Open(ns_fd.get()));
+  std::shared_ptr<NamespaceLimits> limits = std::move(opened);
   ipc::IpcNamespace::Options o;
   o.id = next_namespace_id_++;
   // The user namespace that owns the IPC namespace (NS_GET_USERNS).
-  absl::StatusOr<std::shared_ptr<const kernel::UserNamespace>> owner =
-      identity_->OwnerOfNamespace(ns_fd, id.cred.egid);
-  if (!owner.ok()) {
-    close(ns_fd);
-    return owner.status();
-  }
-  o.owner_user_ns = *owner;
+  ASSIGN_OR_RETURN(o.owner_user_ns, identity_->OwnerOfNamespace(ns_fd.get(), id.cred.egid));
   // The sandbox's first namespace was created by its init, whose creator we know; for
   // namespaces the program creates, the first caller stands in for the creator.
-  o.root_uid = first_namespace_ ? options_.root_uid : id.cred.fsuid;
-  o.root_gid = first_namespace_ ? options_.root_gid : id.cred.fsgid;
+  const bool first = first_namespace_;
+  o.root_uid = first ? options_.root_uid : id.cred.fsuid;
+  o.root_gid = first ? options_.root_gid : id.cred.fsgid;
   first_namespace_ = false;
-  o.limits = std::shared_ptr<ipc::LimitsSource>(std::move(*limits));
+  o.limits = limits;
   o.accounting = accounting_;
   o.events = this;
   auto ns = std::make_shared<ipc::IpcNamespace>(std::move(o));
-  registries_.emplace(id.ipc_ns, Registry{ns_fd, ns});
+  registries_.emplace(id.ipc_ns, Registry{std::move(limits), ns, first});
   return ns;
+}
+
+void Sentry::SweepDeadNamespacesLocked() {
+  // Two scans: a task moving into a namespace during one is seen by the other
+  // (sentry/live_namespaces.h).
+  const absl::flat_hash_set<NsId> live = LiveIpcNamespaces();
+  const absl::flat_hash_set<NsId> live_again = LiveIpcNamespaces();
+  for (auto it = registries_.begin(); it != registries_.end();) {
+    const Registry& r = it->second;
+    if (r.first || live.contains(it->first) || live_again.contains(it->first)) {
+      ++it;
+      continue;
+    }
+    // No task is in it: Linux has destroyed it (spec §9.3). Its queues without open
+    // descriptions go now (with their RLIMIT_MSGQUEUE charges), the others on their last
+    // close; the namespace's descriptor is closed.
+    r.ns->Die();
+    r.limits->Release();
+    registries_.erase(it++);
+  }
+  namespace_sweep_at_ = std::max<size_t>(kMinNamespaceSweep, 2 * registries_.size());
 }
 
 absl::StatusOr<CallerIdentity> Sentry::ReadIdentity(int32_t tid, IdentityReader::Parts parts) {
@@ -234,6 +255,12 @@ void Sentry::HandleOpen(const TrappedCall& call, const SyscallEntry& e) {
   if (!id->has_free_descriptor) return fail(EMFILE);
   absl::StatusOr<std::shared_ptr<ipc::IpcNamespace>> ns = NamespaceOf(*id);
   if (!ns.ok()) return Fail(ns.status());
+  if (*ns == nullptr) {
+    // A new namespace past the bound of live ones: no queue exists in it; a creation
+    // fails as at queues_max (spec §3.1 step 6.6).
+    if (int err = ipc::CheckQueueName(name)) return fail(err);
+    return fail((oflag & abi::kOCreat) ? ENOSPC : ENOENT);
+  }
 
   ipc::OpenOutcome o = (*ns)->Open(id->cred, name, oflag, mode, attr ? &*attr : nullptr);
   // queues_max (ENOSPC) and RLIMIT_MSGQUEUE (EMFILE) may still count a queue whose last
@@ -285,6 +312,10 @@ void Sentry::HandleUnlink(const TrappedCall& call, const SyscallEntry& e) {
   if (!id.ok()) return Fail(id.status());
   absl::StatusOr<std::shared_ptr<ipc::IpcNamespace>> ns = NamespaceOf(*id);
   if (!ns.ok()) return Fail(ns.status());
+  if (*ns == nullptr) {  // past the bound of live namespaces: a new one, with no queue
+    const int err = ipc::CheckQueueName(name);
+    return Reply(call, trace, SyscallResult::Error(err ? err : ENOENT)), void();
+  }
   const SyscallResult r = (*ns)->Unlink(id->cred, name);
   // Before the answer: open descriptors read "/NAME (deleted)" once it returns (§8.3).
   if (r.ok()) mqfs_->QueueUnlinked(**ns, name);

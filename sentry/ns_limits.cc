@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cerrno>
+#include <list>
 #include <memory>
 #include <string>
 #include <thread>
@@ -49,21 +50,17 @@ bool ReadOne(int fd, ipc::MqSysctl sysctl, ipc::MqSysctls& sysctls) {
   return true;
 }
 
-}  // namespace
-
-absl::StatusOr<std::unique_ptr<NamespaceLimits>> NamespaceLimits::Open(int ipc_ns_fd) {
-  static_assert(std::size(kSysctls) == kCount);
-  std::array<int, kCount> fds;
-  fds.fill(-1);
+// The five files as the IPC namespace `ns_fd` sees them.
+absl::Status OpenIn(int ns_fd, std::array<int, 5>& fds) {
   absl::Status status;
   // setns(CLONE_NEWIPC) changes only the calling thread's namespaces, and this thread
   // ends right after, so no other code ever runs in the sandbox's namespace.
   std::thread opener([&] {
-    if (setns(ipc_ns_fd, CLONE_NEWIPC) != 0) {
+    if (setns(ns_fd, CLONE_NEWIPC) != 0) {
       status = absl::ErrnoToStatus(errno, "setns(CLONE_NEWIPC)");
       return;
     }
-    for (int i = 0; i < kCount; ++i) {
+    for (size_t i = 0; i < fds.size(); ++i) {
       const std::string path = absl::StrCat("/proc/sys/fs/mqueue/", ipc::SysctlName(kSysctls[i]));
       fds[i] = open(path.c_str(), O_RDONLY | O_CLOEXEC);
       if (fds[i] < 0) {
@@ -73,35 +70,88 @@ absl::StatusOr<std::unique_ptr<NamespaceLimits>> NamespaceLimits::Open(int ipc_n
     }
   });
   opener.join();
-  if (!status.ok()) {
-    CloseAll(fds);
-    return status;
-  }
-  auto limits = std::unique_ptr<NamespaceLimits>(new NamespaceLimits(fds));
-  {
-    absl::MutexLock lock(&limits->mu_);
-    for (int i = 0; i < kCount; ++i) {
-      if (!ReadOne(fds[i], kSysctls[i], limits->last_good_)) {
-        return absl::InternalError(absl::StrCat(
-            "cannot read fs.mqueue.", ipc::SysctlName(kSysctls[i]), " of an IPC namespace"));
-      }
+  if (!status.ok()) CloseAll(fds);
+  return status;
+}
+
+}  // namespace
+
+ABSL_CONST_INIT absl::Mutex NamespaceLimits::files_mu_(absl::kConstInit);
+std::list<const NamespaceLimits*> NamespaceLimits::open_lru_;
+
+NamespaceLimits::NamespaceLimits(int ns_fd) : ns_fd_(ns_fd) { fds_.fill(-1); }
+
+absl::StatusOr<std::unique_ptr<NamespaceLimits>> NamespaceLimits::Open(int ipc_ns_fd) {
+  static_assert(std::size(kSysctls) == kCount);
+  const int held = ipc_ns_fd < 0 ? -1 : fcntl(ipc_ns_fd, F_DUPFD_CLOEXEC, 0);
+  if (held < 0) return absl::ErrnoToStatus(ipc_ns_fd < 0 ? EBADF : errno, "dup IPC namespace");
+  auto limits = std::unique_ptr<NamespaceLimits>(new NamespaceLimits(held));
+  absl::MutexLock lock(&files_mu_);
+  std::array<int, kCount> fds;
+  fds.fill(-1);
+  if (absl::Status s = OpenIn(held, fds); !s.ok()) return s;
+  for (int i = 0; i < kCount; ++i) {
+    if (!ReadOne(fds[i], kSysctls[i], limits->last_good_)) {
+      CloseAll(fds);
+      return absl::InternalError(absl::StrCat(
+          "cannot read fs.mqueue.", ipc::SysctlName(kSysctls[i]), " of an IPC namespace"));
     }
   }
+  // Kept open: the namespace's first calls come next.
+  limits->fds_ = fds;
+  limits->files_open_ = true;
+  open_lru_.push_front(limits.get());
+  limits->lru_pos_ = open_lru_.begin();
+  while (open_lru_.size() > kOpenFileSets) open_lru_.back()->CloseFilesLocked();
   return limits;
 }
 
-NamespaceLimits::~NamespaceLimits() {
-  std::array<int, kCount> fds = fds_;
-  CloseAll(fds);
+NamespaceLimits::~NamespaceLimits() { Release(); }
+
+void NamespaceLimits::Release() {
+  absl::MutexLock lock(&files_mu_);
+  CloseFilesLocked();
+  if (ns_fd_ >= 0) close(ns_fd_);
+  ns_fd_ = -1;
+}
+
+void NamespaceLimits::CloseFilesLocked() const {
+  if (!files_open_) return;
+  CloseAll(fds_);
+  files_open_ = false;
+  open_lru_.erase(lru_pos_);
+}
+
+bool NamespaceLimits::OpenFilesLocked() const {
+  if (ns_fd_ < 0) return false;
+  while (open_lru_.size() >= kOpenFileSets) open_lru_.back()->CloseFilesLocked();
+  std::array<int, kCount> fds;
+  fds.fill(-1);
+  if (!OpenIn(ns_fd_, fds).ok()) return false;
+  fds_ = fds;
+  files_open_ = true;
+  open_lru_.push_front(this);
+  lru_pos_ = open_lru_.begin();
+  return true;
 }
 
 ipc::MqSysctls NamespaceLimits::Read() const {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&files_mu_);
+  if (files_open_) {
+    open_lru_.splice(open_lru_.begin(), open_lru_, lru_pos_);  // most recently read
+  } else if (!OpenFilesLocked()) {
+    return last_good_;
+  }
   for (int i = 0; i < kCount; ++i) {
     // A failure keeps the sysctl's last good value (see the header).
     ReadOne(fds_[i], kSysctls[i], last_good_);
   }
   return last_good_;
+}
+
+size_t NamespaceLimits::OpenFileSetsForTest() {
+  absl::MutexLock lock(&files_mu_);
+  return open_lru_.size();
 }
 
 }  // namespace mqsentry::sentry

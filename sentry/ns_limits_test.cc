@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -152,8 +153,10 @@ TEST(NamespaceLimitsTest, ReadsTheChildNamespacesValuesLive) {
   EXPECT_EQ((*limits)->Read(), expected);
   EXPECT_EQ(ReadIntFile("/proc/sys/fs/mqueue/msg_max"), own_before);
 
-  // Once the namespace is gone (freed asynchronously after its last task exits) the
-  // files answer ENOENT; Read() keeps the last good values.
+  // Once released (the registry saw the namespace die), nothing holds the namespace, and
+  // once it is gone (freed asynchronously after its last task exits) its files answer
+  // ENOENT; Read() keeps the last good values.
+  (*limits)->Release();
   EXPECT_EQ(child.Finish(), 0);
   char buf[32];
   for (int i = 0; i < 500 && pread(probe, buf, sizeof(buf), 0) > 0; ++i) usleep(10000);
@@ -198,6 +201,37 @@ TEST(NamespaceLimitsTest, ConcurrentReaders) {
   for (std::thread& t : threads) t.join();
   EXPECT_EQ(bad, std::vector<int>(4, 0));
   EXPECT_EQ(child.Finish(), 0);
+}
+
+int CountOpenFds() {
+  int n = 0;
+  for (int fd = 0; fd < 4096; ++fd) n += fcntl(fd, F_GETFD) >= 0;
+  return n;
+}
+
+// A namespace costs one held descriptor; the files of only kOpenFileSets namespaces stay
+// open, and an evicted namespace's files are opened again when it is read.
+TEST(NamespaceLimitsTest, OpenFilesAreBoundedAcrossNamespaces) {
+  const int ns_fd = open("/proc/self/ns/ipc", O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(ns_fd, 0);
+  const int before = CountOpenFds();
+  constexpr int kNamespaces = 3 * NamespaceLimits::kOpenFileSets;
+  std::vector<std::unique_ptr<NamespaceLimits>> all;
+  for (int i = 0; i < kNamespaces; ++i) {
+    absl::StatusOr<std::unique_ptr<NamespaceLimits>> limits = NamespaceLimits::Open(ns_fd);
+    ASSERT_TRUE(limits.ok()) << limits.status();
+    all.push_back(std::move(*limits));
+  }
+  EXPECT_LE(NamespaceLimits::OpenFileSetsForTest(), NamespaceLimits::kOpenFileSets);
+  EXPECT_LE(CountOpenFds() - before, kNamespaces + 5 * NamespaceLimits::kOpenFileSets);
+  const int queues_max = ReadIntFile("/proc/sys/fs/mqueue/queues_max");
+  EXPECT_EQ(all.front()->Read().queues_max, queues_max);  // evicted, opened again
+  EXPECT_LE(NamespaceLimits::OpenFileSetsForTest(), NamespaceLimits::kOpenFileSets);
+  for (auto& limits : all) limits->Release();
+  EXPECT_EQ(all.front()->Read().queues_max, queues_max);  // the last values
+  EXPECT_EQ(CountOpenFds(), before);
+  all.clear();
+  close(ns_fd);
 }
 
 TEST(NamespaceLimitsTest, NotANamespaceIsAnError) {

@@ -8,11 +8,13 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -34,6 +36,15 @@ int64_t RealtimeNowNanos() {
   timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+// A bound for something that costs the supervisor one descriptor: 1/divisor of its
+// RLIMIT_NOFILE, within [lo, hi].
+size_t DescriptorBudget(size_t divisor, size_t lo, size_t hi) {
+  rlimit nofile{};
+  if (getrlimit(RLIMIT_NOFILE, &nofile) != 0) return lo;
+  const size_t n = nofile.rlim_cur == RLIM_INFINITY ? hi : nofile.rlim_cur / divisor;
+  return std::clamp(n, lo, hi);
 }
 
 }  // namespace
@@ -63,7 +74,9 @@ Sentry::Sentry(Options options, Platform* platform, vfs::Mqfs* mqfs, IdentityRea
       platform_(platform),
       mqfs_(mqfs),
       identity_(identity),
-      strace_(options.strace) {
+      strace_(options.strace),
+      max_namespaces_(DescriptorBudget(8, 64, 4096)),
+      cookie_channels_(DescriptorBudget(8, 16, 1024)) {
   timer_fd_ = timerfd_create(CLOCK_REALTIME, TFD_CLOEXEC | TFD_NONBLOCK);
   stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 }
@@ -71,8 +84,6 @@ Sentry::Sentry(Options options, Platform* platform, vfs::Mqfs* mqfs, IdentityRea
 Sentry::~Sentry() {
   if (timer_fd_ >= 0) close(timer_fd_);
   if (stop_fd_ >= 0) close(stop_fd_);
-  absl::MutexLock lock(&mu_);
-  for (auto& [id, reg] : registries_) close(reg.ns_fd);
 }
 
 absl::Status Sentry::failure() const {

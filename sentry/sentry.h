@@ -31,6 +31,7 @@
 #include "sentry/cookie_channels.h"
 #include "sentry/fd_info_cache.h"
 #include "sentry/identity.h"
+#include "sentry/ns_limits.h"
 #include "sentry/platform.h"
 #include "sentry/strace.h"
 #include "sentry/syscall_table.h"
@@ -144,7 +145,12 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
   int ReadDeadline(const TrappedCall& call, const SyscallEntry& e, uint64_t addr,
                    kernel::Deadline* out);
   // The registry of the caller's IPC namespace, created on first use.
+  // nullptr: a new namespace past the bound on live namespaces (the caller answers as
+  // Linux at queues_max).
   absl::StatusOr<std::shared_ptr<ipc::IpcNamespace>> NamespaceOf(const CallerIdentity& id);
+  // Releases the state of namespaces no task is in any more (spec §9.3).
+  void SweepDeadNamespacesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  static constexpr size_t kMinNamespaceSweep = 64;
 
   // Completing parked calls (the undo protocol of ipc/queue.h).
   void DeliverHandoff(ipc::Queue& queue, ipc::Handoff handoff);
@@ -184,17 +190,21 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
   int timer_fd_ = -1;
   int stop_fd_ = -1;
 
+  // Bounds on what the program can make the supervisor hold, from its RLIMIT_NOFILE (one
+  // descriptor per live IPC namespace, one more per user namespace of the program's; one
+  // per SIGEV_THREAD socket).
+  const size_t max_namespaces_;
   // SIGEV_THREAD cookies reach the program only through these.
-  static constexpr size_t kMaxCookieChannels = 1024;
-  CookieChannels cookie_channels_{kMaxCookieChannels};
+  CookieChannels cookie_channels_;
 
   std::shared_ptr<ipc::UserAccounting> accounting_ = std::make_shared<ipc::UserAccounting>();
 
   mutable absl::Mutex mu_;
   absl::Status failure_ ABSL_GUARDED_BY(mu_);
   struct Registry {
-    int ns_fd = -1;  // held so the namespace inode cannot be recycled
+    std::shared_ptr<NamespaceLimits> limits;  // holds the namespace's descriptor
     std::shared_ptr<ipc::IpcNamespace> ns;
+    bool first = false;  // the sandbox's own: init lives in it as long as the sandbox
   };
   absl::flat_hash_map<NsId, Registry> registries_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint64_t, Parked> parked_ ABSL_GUARDED_BY(mu_);  // by call id
@@ -209,6 +219,7 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
   absl::flat_hash_map<int32_t, IdentityReader::PidChain> owner_pids_
       ABSL_GUARDED_BY(owner_pids_mu_);
   bool first_namespace_ ABSL_GUARDED_BY(mu_) = true;
+  size_t namespace_sweep_at_ ABSL_GUARDED_BY(mu_) = kMinNamespaceSweep;
 };
 
 }  // namespace mqsentry::sentry
