@@ -130,11 +130,20 @@ std::optional<Sentry::Descriptor> Sentry::ResolveFd(const TrappedCall& call, int
 
 absl::StatusOr<std::shared_ptr<ipc::IpcNamespace>> Sentry::NamespaceOf(
     const CallerIdentity& id) {
+  std::vector<std::shared_ptr<ipc::IpcNamespace>> dead;
+  absl::StatusOr<std::shared_ptr<ipc::IpcNamespace>> ns = FindOrAddNamespace(id, dead);
+  // mqfs closes descriptors of its own for them: never under mu_ (see sentry.h).
+  for (const std::shared_ptr<ipc::IpcNamespace>& d : dead) mqfs_->ForgetNamespace(*d);
+  return ns;
+}
+
+absl::StatusOr<std::shared_ptr<ipc::IpcNamespace>> Sentry::FindOrAddNamespace(
+    const CallerIdentity& id, std::vector<std::shared_ptr<ipc::IpcNamespace>>& dead) {
   absl::MutexLock lock(&mu_);
   if (auto it = registries_.find(id.ipc_ns); it != registries_.end()) return it->second.ns;
   // A namespace seen for the first time: release the state of those that died since the
   // registry last grew this much, then bound the rest.
-  if (registries_.size() >= namespace_sweep_at_) SweepDeadNamespacesLocked();
+  if (registries_.size() >= namespace_sweep_at_) dead = SweepDeadNamespacesLocked();
   if (registries_.size() >= max_namespaces_) return std::shared_ptr<ipc::IpcNamespace>();
   const std::string path = absl::StrCat("/proc/", id.tid, "/ns/ipc");
   UniqueFd ns_fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
@@ -161,7 +170,8 @@ absl::StatusOr<std::shared_ptr<ipc::IpcNamespace>> Sentry::NamespaceOf(
   return ns;
 }
 
-void Sentry::SweepDeadNamespacesLocked() {
+std::vector<std::shared_ptr<ipc::IpcNamespace>> Sentry::SweepDeadNamespacesLocked() {
+  std::vector<std::shared_ptr<ipc::IpcNamespace>> dead;
   // Two scans: a task moving into a namespace during one is seen by the other
   // (sentry/live_namespaces.h).
   const absl::flat_hash_set<NsId> live = LiveIpcNamespaces();
@@ -177,9 +187,11 @@ void Sentry::SweepDeadNamespacesLocked() {
     // close; the namespace's descriptor is closed.
     r.ns->Die();
     r.limits->Release();
+    dead.push_back(r.ns);
     registries_.erase(it++);
   }
   namespace_sweep_at_ = std::max<size_t>(kMinNamespaceSweep, 2 * registries_.size());
+  return dead;
 }
 
 absl::StatusOr<CallerIdentity> Sentry::ReadIdentity(int32_t tid, IdentityReader::Parts parts) {

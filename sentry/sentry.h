@@ -148,8 +148,13 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
   // nullptr: a new namespace past the bound on live namespaces (the caller answers as
   // Linux at queues_max).
   absl::StatusOr<std::shared_ptr<ipc::IpcNamespace>> NamespaceOf(const CallerIdentity& id);
-  // Releases the state of namespaces no task is in any more (spec §9.3).
-  void SweepDeadNamespacesLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // NamespaceOf under mu_; the namespaces found dead meanwhile go to `dead`.
+  absl::StatusOr<std::shared_ptr<ipc::IpcNamespace>> FindOrAddNamespace(
+      const CallerIdentity& id, std::vector<std::shared_ptr<ipc::IpcNamespace>>& dead)
+      ABSL_LOCKS_EXCLUDED(mu_);
+  // Releases the state of namespaces no task is in any more (spec §9.3); returns them.
+  std::vector<std::shared_ptr<ipc::IpcNamespace>> SweepDeadNamespacesLocked()
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   static constexpr size_t kMinNamespaceSweep = 64;
 
   // Completing parked calls (the undo protocol of ipc/queue.h).

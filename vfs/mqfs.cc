@@ -732,6 +732,22 @@ void Mqfs::QueueUnlinked(const ipc::IpcNamespace& ns, const std::string& name) {
   NotifyDeleted(stale);
 }
 
+void Mqfs::ForgetNamespace(const ipc::IpcNamespace& ns) {
+  const std::optional<uint64_t> dir = table_.ForgetNamespace(&ns);
+  if (!dir.has_value()) return;
+  absl::MutexLock lock(&views_mu_);
+  for (auto it = trees_.begin(); it != trees_.end();) {
+    if (it->first.first != *dir) {
+      ++it;
+      continue;
+    }
+    close(it->second.fd);
+    views_by_mount_id_.erase(it->second.mount_id);
+    if (it->first.second != 0) --extra_trees_;
+    trees_.erase(it++);
+  }
+}
+
 void Mqfs::NotifyDeleted(const QueueNode& node) {
   // Unhashes the cached name: files still open on it then read "/NAME (deleted)", and an
   // unused one is dropped, leaving no negative entry behind (notify_delete would leave

@@ -88,6 +88,12 @@ class Mqfs {
   // an mqfs thread.
   void QueueUnlinked(const ipc::IpcNamespace& ns, const std::string& name);
 
+  // Namespace `ns` died and its registry forgets it (spec §9.3): its directory is no
+  // longer a namespace's (a namespace made later gets a new one, even at the same
+  // address) and the detached trees of it are closed. Its queues still open stay
+  // reachable through their descriptions. With no ipc lock held; not from an mqfs thread.
+  void ForgetNamespace(const ipc::IpcNamespace& ns);
+
   // Opens a new open description of `inode` (added with AddQueue) with open(2) `flags`:
   // access mode 0/1/2/3, O_NONBLOCK, O_APPEND and the other bits the kernel keeps;
   // O_CREAT, O_EXCL, O_NOCTTY and O_TRUNC are dropped, O_CLOEXEC is added. The

@@ -68,6 +68,15 @@ std::optional<uint64_t> NodeTable::DirOf(const ipc::IpcNamespace* ns) const {
   return it->second;
 }
 
+std::optional<uint64_t> NodeTable::ForgetNamespace(const ipc::IpcNamespace* ns) {
+  absl::MutexLock lock(&mu_);
+  auto it = dir_of_ns_.find(ns);
+  if (it == dir_of_ns_.end()) return std::nullopt;
+  const uint64_t dir = it->second;
+  dir_of_ns_.erase(it);
+  return dir;
+}
+
 bool NodeTable::IsDir(uint64_t ino) const {
   absl::MutexLock lock(&mu_);
   return IsDirIno(ino) && ino < next_dir_;

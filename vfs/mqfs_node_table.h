@@ -103,6 +103,9 @@ class NodeTable {
                 std::string name, timespec now, uint32_t generation = 0);
   // The directory of namespace `ns`, if it has one.
   std::optional<uint64_t> DirOf(const ipc::IpcNamespace* ns) const;
+  // Namespace `ns` is gone: its directory (returned, if any) stays with the queues in it
+  // but is no longer `ns`'s, so that another namespace at its address gets a new one.
+  std::optional<uint64_t> ForgetNamespace(const ipc::IpcNamespace* ns);
   // Whether `ino` is a directory that exists.
   bool IsDir(uint64_t ino) const;
   // Directory inode numbers, ascending (readdir of the root).
