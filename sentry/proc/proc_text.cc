@@ -83,7 +83,7 @@ absl::StatusOr<Status> ParseStatus(absl::string_view text) {
     } else if (key == "SigBlk") {
       RETURN_IF_ERROR(ParseHex(key, value, s.sig_blk));
     } else if (key == "Umask") {
-      uint32_t mask;
+      uint32_t mask = 0;
       RETURN_IF_ERROR(ParseOctal(key, value, mask));
       s.umask = mask;
     }
