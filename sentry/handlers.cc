@@ -485,6 +485,10 @@ void Sentry::HandleTimedReceive(const TrappedCall& call, const SyscallEntry& e) 
   const WriteOutcome copied = CopyOutMessage(call, msg_ptr, prio_ptr, *out.message);
   // A caller that no longer waits gets nothing: the message goes back.
   if (copied == WriteOutcome::kGone) return queue.UndoReceive(std::move(out));
+  if (copied == WriteOutcome::kError) {
+    queue.UndoReceive(std::move(out));
+    return Fail(absl::ResourceExhaustedError("cannot open a receiver's memory"));
+  }
   // A fault on the buffer or the prio pointer loses the message (spec §5.2 step 6); the
   // times were set when it was taken, as in do_mq_timedreceive().
   mqfs_->Touch(*d->inode, /*modified=*/true);  // spec §8.3 (not on the waking side)

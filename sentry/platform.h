@@ -43,6 +43,8 @@ enum class WriteOutcome {
            // answers EFAULT); the bytes before it may have been written, as by copy_to_user
   kGone,   // the call no longer waits for its answer (interrupted, its thread died, its
            // process exec'd): nothing reached another process or a new image
+  kError,  // the supervisor could not open the caller's memory for lack of its own
+           // resources (EMFILE, ENFILE, ENOMEM): an internal failure, nothing was written
 };
 
 // The memory of sandboxed processes, always reached through a trapped call: every access
@@ -64,7 +66,7 @@ class TraceeMemory {
   // as 0 with *out empty (getname()'s ENOENT for "" is the handler's to answer).
   virtual int ReadName(const TrappedCall& call, uint64_t addr, std::string* out) = 0;
 
-  // One write; false on kFault or kGone.
+  // One write; false on kFault, kGone or kError.
   bool Write(const TrappedCall& call, uint64_t addr, const void* in, size_t size) {
     const MemoryWrite w{addr, in, size};
     return WriteAll(call, std::span<const MemoryWrite>(&w, 1)) == WriteOutcome::kDone;

@@ -329,6 +329,9 @@ void Sentry::DeliverHandoff(ipc::Queue& queue, ipc::Handoff handoff) {
     if (std::optional<Parked> p = Unpark(handoff.receiver_tag)) {
       const WriteOutcome copied =
           CopyOutMessage(p->call, p->buffer, p->prio_ptr, handoff.message);
+      if (copied == WriteOutcome::kError) {
+        return Fail(absl::ResourceExhaustedError("cannot open a receiver's memory"));
+      }
       bool delivered = false;
       SyscallResult r = SyscallResult::Error(EINTR);  // as strace shows a call that left
       if (copied != WriteOutcome::kGone) {

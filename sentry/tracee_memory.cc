@@ -181,12 +181,18 @@ WriteOutcome ProcTraceeMemory::WriteAll(const TrappedCall& call,
     return WriteOutcome::kDone;
   }
   // Opened first, checked after (file comment).
+  int open_error = 0;
   const UniqueFd mem = OpenProc(call.tid, "mem", O_RDWR);
+  if (!mem.valid()) open_error = errno;
   const UniqueFd maps = OpenProc(call.tid, "maps", O_RDONLY);
+  if (!maps.valid() && open_error == 0) open_error = errno;
   if (!still_pending_(call.id)) return WriteOutcome::kGone;
+  if (open_error == EMFILE || open_error == ENFILE || open_error == ENOMEM) {
+    return WriteOutcome::kError;
+  }
   // Still waiting, but not open: the supervisor may not reach this process (ptrace access
   // rules); the caller sees EFAULT, as from a page it cannot write.
-  if (!mem.valid() || !maps.valid()) return WriteOutcome::kFault;
+  if (open_error != 0) return WriteOutcome::kFault;
   for (const MemoryWrite& w : writes) {
     if (w.size == 0) continue;
     std::optional<uint64_t> allowed;

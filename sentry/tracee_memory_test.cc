@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -289,6 +290,25 @@ TEST_P(TraceeMemoryTest, EveryAccessIsCheckedAfterItsLookup) {
   EXPECT_TRUE(memory_.Read(call_, layout_.rw, got, 0));
   EXPECT_TRUE(memory_.Write(call_, layout_.ro, "", 0));
   EXPECT_EQ(checks_, 0);
+}
+
+TEST_P(TraceeMemoryTest, NoDescriptorsLeftIsAnInternalFailureNotAFault) {
+  // The supervisor at its RLIMIT_NOFILE: no guessed EFAULT for the caller.
+  rlimit saved;
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  const int lowest_free = dup(0);
+  ASSERT_GE(lowest_free, 0);
+  close(lowest_free);
+  rlimit none = saved;
+  none.rlim_cur = static_cast<rlim_t>(lowest_free);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &none), 0);
+  const MemoryWrite w{layout_.rw, "x", 1};
+  const WriteOutcome outcome = memory_.WriteAll(call_, std::span<const MemoryWrite>(&w, 1));
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+  EXPECT_EQ(outcome, WriteOutcome::kError);
+  char c = 0;
+  ASSERT_TRUE(memory_.Read(call_, layout_.rw, &c, 1));
+  EXPECT_EQ(c, kPattern);
 }
 
 INSTANTIATE_TEST_SUITE_P(MapsSource, TraceeMemoryTest, ::testing::Bool(),
