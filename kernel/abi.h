@@ -187,6 +187,11 @@ struct CompatTimespec {
 };
 static_assert(sizeof(CompatTimespec) == 8);
 
+// pidfd_send_signal(2) flag (kernel 6.9): the signal goes to the pidfd's thread group.
+// The sandbox's init sends its signals with exactly this flag, the one form of
+// signal-sending call the seccomp filter does not trap (sentry/syscall_table.cc).
+inline constexpr unsigned kPidfdSignalThreadGroup = 1u << 1;
+
 }  // namespace mqsentry::kernel::abi
 
 #endif  // MQSENTRY_KERNEL_ABI_H_

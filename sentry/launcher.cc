@@ -386,6 +386,24 @@ void SetIdsOrExit(const LaunchOptions& o) {
   _exit(127);
 }
 
+// Sends signal `sig` (with `info`, or as kill(2) does if null) to process `pid` of
+// init's PID namespace; 0 or an errno. init is under the seccomp filter, which traps the
+// signal-sending calls for the supervisor (sentry/signal_watch.h), and the supervisor may
+// be waiting for init's acknowledgement (QueueSignal): init therefore uses the one form
+// the filter lets through, pidfd_send_signal with exactly PIDFD_SIGNAL_THREAD_GROUP, which
+// sends to the whole process as kill(2) and rt_sigqueueinfo(2) do.
+int InitSendSignal(pid_t pid, int sig, void* info) {
+  const int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd < 0) return errno;
+  int err = 0;
+  if (syscall(SYS_pidfd_send_signal, pidfd, sig, info, kernel::abi::kPidfdSignalThreadGroup) !=
+      0) {
+    err = errno;
+  }
+  close(pidfd);
+  return err;
+}
+
 // Reaps every child (orphans of the program are re-parented to init), forwards signals
 // to the program, and returns the program's status when it exits. Signals the kernel
 // sends (SI_KERNEL: the terminal's ^C, ^\, SIGWINCH, hangup go to the whole foreground
@@ -415,8 +433,7 @@ void ServeSignalRequest(int control_fd, const InitArgs& a) {
       std::memcpy(req.info + kernel::abi::kSiginfoUidOffset, &uid, sizeof(uid));
     }
   }
-  SignalAck ack{req.seq, 0};
-  if (syscall(SYS_rt_sigqueueinfo, req.pid, req.sig, req.info) != 0) ack.error = errno;
+  SignalAck ack{req.seq, InitSendSignal(req.pid, req.sig, req.info)};
   // The supervisor waits for this before it answers the call that fired the signal.
   (void)send(control_fd, &ack, sizeof(ack), MSG_NOSIGNAL | MSG_DONTWAIT);
 }
@@ -451,7 +468,7 @@ int Supervise(pid_t program, const sigset_t& waited, const InitArgs& a) {
       }
       continue;
     }
-    if (info.si_code != SI_KERNEL) kill(program, sig);
+    if (info.si_code != SI_KERNEL) (void)InitSendSignal(program, sig, nullptr);
   }
 }
 

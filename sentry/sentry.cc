@@ -18,6 +18,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <ctime>
 #include <vector>
@@ -31,6 +32,18 @@ namespace {
 
 namespace abi = kernel::abi;
 using kernel::SyscallResult;
+
+int64_t MonotonicNowNanos() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+int64_t ThreadCpuNanos() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
 
 int64_t RealtimeNowNanos() {
   timespec ts;
@@ -104,17 +117,21 @@ absl::Status Sentry::Run() {
     pollfd fds[3] = {{platform_->poll_fd(), POLLIN, 0},
                      {timer_fd_, POLLIN, 0},
                      {stop_fd_, POLLIN, 0}};
-    bool any_parked;
-    {
-      absl::MutexLock lock(&mu_);
-      any_parked = !parked_.empty();
+    // Parked calls cost nothing while no signal can have reached them: the loop wakes for
+    // the signal checks only when one is due (sentry/signal_watch.h).
+    timespec timeout{};
+    const timespec* wait = nullptr;
+    if (std::optional<int64_t> due = signal_watch_.NextDue()) {
+      const int64_t ns = std::max<int64_t>(0, *due - MonotonicNowNanos());
+      timeout.tv_sec = ns / 1'000'000'000;
+      timeout.tv_nsec = ns % 1'000'000'000;
+      wait = &timeout;
     }
-    // While calls are parked, look for signals sent to their threads every few ms.
-    if (poll(fds, 3, any_parked ? kSignalPollMs : -1) < 0) {
+    const int64_t cpu_before = ThreadCpuNanos();
+    if (ppoll(fds, 3, wait, nullptr) < 0) {
       if (errno == EINTR) continue;
-      return absl::InternalError(absl::StrCat("poll: ", std::strerror(errno)));
+      return absl::InternalError(absl::StrCat("ppoll: ", std::strerror(errno)));
     }
-    if (any_parked) InterruptSignalledParked();
     if (fds[2].revents) return absl::OkStatus();
     if (fds[1].revents & POLLIN) {
       uint64_t ticks;
@@ -130,6 +147,10 @@ absl::Status Sentry::Run() {
       }
     } else if (fds[0].revents & (POLLHUP | POLLERR)) {
       return absl::OkStatus();  // no process is left under the filter
+    }
+    RunSignalChecks();
+    if (!fds[0].revents && !fds[1].revents) {
+      signal_watch_.NoteWakeCost(ThreadCpuNanos() - cpu_before);  // a wake-up for the checks
     }
   }
 }
@@ -164,6 +185,12 @@ void Sentry::Dispatch(const TrappedCall& call) {
     case MqCall::kOpenByHandleAt: return HandleOpenByHandleAt(call, *e);
     case MqCall::kFstatfsCompat: return HandleFstatfsCompat(call, *e);
     case MqCall::kUserfaultfd: return HandleUserfaultfd(call, *e);
+    case MqCall::kKill:
+    case MqCall::kTkill:
+    case MqCall::kTgkill:
+    case MqCall::kRtSigqueueinfo:
+    case MqCall::kRtTgsigqueueinfo:
+    case MqCall::kPidfdSendSignal: return HandleSignalSend(call, *e);
   }
 }
 
@@ -185,15 +212,27 @@ bool Sentry::Reply(const TrappedCall& call, const std::string& trace, SyscallRes
 
 void Sentry::Park(Parked parked) {
   if (strace_.enabled()) strace_.Unfinished(SandboxPid(parked.call.tid), parked.trace);
-  absl::MutexLock lock(&mu_);
   const uint64_t id = parked.call.id;
-  parked_by_tid_[parked.call.tid] = id;
-  if (!parked.deadline.is_infinite()) deadlines_.emplace(parked.deadline.nanos(), id);
-  parked_.emplace(id, std::move(parked));
-  ArmTimer();
+  const int32_t tid = parked.call.tid;
+  {
+    absl::MutexLock lock(&mu_);
+    parked_by_tid_[tid] = id;
+    if (!parked.deadline.is_infinite()) deadlines_.emplace(parked.deadline.nanos(), id);
+    parked_.emplace(id, std::move(parked));
+    ArmTimer();
+  }
+  // A signal that arrived after the call was taken interrupts it now (spec §5.4).
+  if (signal_watch_.Add(id, tid, MonotonicNowNanos())) return InterruptParked(id);
+  bool still_parked;
+  {
+    absl::MutexLock lock(&mu_);
+    still_parked = parked_.contains(id);
+  }
+  if (!still_parked) signal_watch_.Remove(id);  // completed meanwhile
 }
 
 std::optional<Sentry::Parked> Sentry::Unpark(uint64_t call_id) {
+  signal_watch_.Remove(call_id);
   absl::MutexLock lock(&mu_);
   auto it = parked_.find(call_id);
   if (it == parked_.end()) return std::nullopt;
@@ -214,48 +253,93 @@ std::optional<Sentry::Parked> Sentry::Unpark(uint64_t call_id) {
   return p;
 }
 
+void Sentry::RunSignalChecks() {
+  for (uint64_t id : signal_watch_.RunDue(MonotonicNowNanos())) InterruptParked(id);
+}
+
+void Sentry::InterruptParked(uint64_t call_id) {
+  std::optional<Parked> p = Unpark(call_id);
+  if (!p || !p->inode->queue().CancelWaiter(p->waiter)) return;
+  // -ERESTARTSYS: the kernel turns it into EINTR, or restarts the call under SA_RESTART
+  // (and after a stop), exactly as for a wait the signal interrupted. An interrupted
+  // sender's message is discarded with its waiter (spec §5.4).
+  // Translated before answering, as in Reply: the caller may exit right after.
+  const int32_t pid = strace_.enabled() ? SandboxPid(p->call.tid) : 0;
+  (void)platform_->Answer(p->call, SyscallResult::Error(kErestartsys));
+  if (strace_.enabled()) strace_.Resumed(pid, p->entry->name, SyscallResult::Error(EINTR));
+}
+
 namespace {
 
-// Whether thread `tid` has a signal pending that it does not block: the kernel would have
-// interrupted a blocked mq call for it (spec §5.4).
-bool HasUnblockedSignalPending(int32_t tid) {
+// The host pid that pidfd `fd` of thread `tid` refers to ("Pid:" of its fdinfo, as the
+// supervisor's procfs shows it), or 0.
+int32_t PidfdTarget(int32_t tid, uint64_t fd) {
   char path[64];
-  std::snprintf(path, sizeof(path), "/proc/%d/status", tid);
-  const int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  char buf[4096];
-  const ssize_t n = read(fd, buf, sizeof(buf) - 1);
-  close(fd);
-  if (n <= 0) return false;
-  buf[n] = 0;
-  auto field = [&](const char* name) -> uint64_t {
-    const char* at = std::strstr(buf, name);
-    return at ? std::strtoull(at + std::strlen(name), nullptr, 16) : 0;
-  };
-  const uint64_t pending = field("\nSigPnd:\t") | field("\nShdPnd:\t");
-  return (pending & ~field("\nSigBlk:\t")) != 0;
+  std::snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", tid, static_cast<int>(fd));
+  FILE* f = std::fopen(path, "re");
+  if (f == nullptr) return 0;
+  char line[256];
+  int32_t pid = 0;
+  while (std::fgets(line, sizeof(line), f)) {
+    if (std::strncmp(line, "Pid:", 4) == 0) {
+      pid = static_cast<int32_t>(std::atoi(line + 4));
+      break;
+    }
+  }
+  std::fclose(f);
+  return pid > 0 ? pid : 0;
 }
 
 }  // namespace
 
-void Sentry::InterruptSignalledParked() {
-  std::vector<std::pair<uint64_t, int32_t>> calls;
-  {
-    absl::MutexLock lock(&mu_);
-    for (const auto& [id, p] : parked_) calls.emplace_back(id, p.call.tid);
+void Sentry::HandleSignalSend(const TrappedCall& call, const SyscallEntry& e) {
+  // The host kernel checks and sends the signal; only after that can it be pending, so
+  // the checks come after the answer.
+  absl::StatusOr<bool> continued = platform_->Continue(call);
+  if (!continued.ok()) return Fail(continued.status());
+  if (!*continued) return;
+  const auto arg = [&](int i) { return static_cast<int32_t>(call.args[i]); };
+  SignalSend send;
+  send.sender_tid = call.tid;
+  int sig = 0;
+  switch (e.call) {
+    case MqCall::kKill:
+      sig = arg(1);
+      // kill(pid > 0) is one process; 0, -1 and -pgrp are not narrowed.
+      if (arg(0) > 0) {
+        send.target = SignalSend::Target::kProcess;
+        send.id = arg(0);
+      }
+      break;
+    case MqCall::kRtSigqueueinfo:
+      sig = arg(1);
+      send.target = SignalSend::Target::kProcess;
+      send.id = arg(0);
+      break;
+    case MqCall::kTkill:
+      sig = arg(1);
+      send.target = SignalSend::Target::kThread;
+      send.id = arg(0);
+      break;
+    case MqCall::kTgkill:
+    case MqCall::kRtTgsigqueueinfo:
+      sig = arg(2);
+      send.target = SignalSend::Target::kThread;
+      send.id = arg(1);
+      break;
+    case MqCall::kPidfdSendSignal:
+      sig = arg(1);
+      if (const int32_t host = PidfdTarget(call.tid, call.args[0]); host > 0) {
+        send.target = SignalSend::Target::kHost;
+        send.id = host;
+      }
+      break;
+    default:
+      return;
   }
-  for (const auto& [id, tid] : calls) {
-    if (!HasUnblockedSignalPending(tid)) continue;
-    std::optional<Parked> p = Unpark(id);
-    if (!p || !p->inode->queue().CancelWaiter(p->waiter)) continue;
-    // -ERESTARTSYS: the kernel turns it into EINTR, or restarts the call under SA_RESTART
-    // (and after a stop), exactly as for a wait the signal interrupted. An interrupted
-    // sender's message is discarded with its waiter (spec §5.4).
-    // Translated before answering, as in Reply: the caller may exit right after.
-    const int32_t pid = strace_.enabled() ? SandboxPid(p->call.tid) : 0;
-    (void)platform_->Answer(p->call, SyscallResult::Error(kErestartsys));
-    if (strace_.enabled()) strace_.Resumed(pid, p->entry->name, SyscallResult::Error(EINTR));
-  }
+  // Signal 0 sends nothing; SIGKILL ends a parked call's wait in the kernel by itself.
+  if (sig <= 0 || sig == SIGKILL) return;
+  signal_watch_.OnSignalSent(send, MonotonicNowNanos());
 }
 
 void Sentry::DropStaleParkedFor(int32_t tid) {

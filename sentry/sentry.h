@@ -33,6 +33,7 @@
 #include "sentry/identity.h"
 #include "sentry/ns_limits.h"
 #include "sentry/platform.h"
+#include "sentry/signal_watch.h"
 #include "sentry/strace.h"
 #include "sentry/syscall_table.h"
 #include "vfs/mqfs.h"
@@ -132,6 +133,9 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
   void ContinueCall(const TrappedCall& call);
   // userfaultfd(2) / ioctl(USERFAULTFD_IOC_NEW) without UFFD_USER_MODE_ONLY: EPERM.
   void HandleUserfaultfd(const TrappedCall& call, const SyscallEntry& e);
+  // kill, tkill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo, pidfd_send_signal: continued,
+  // then the parked calls the signal can reach are checked (sentry/signal_watch.h).
+  void HandleSignalSend(const TrappedCall& call, const SyscallEntry& e);
 
   // Answers and traces. False if the caller was interrupted (nothing delivered).
   bool Reply(const TrappedCall& call, const std::string& trace, kernel::SyscallResult r);
@@ -169,9 +173,11 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
   // Parked calls whose callers moved on (a new call from the same thread, or gone).
   void DropStaleParkedFor(int32_t tid);
   void ExpireDeadlines();
-  // Parked calls whose threads have a signal pending are answered -ERESTARTSYS.
-  void InterruptSignalledParked();
-  static constexpr int kSignalPollMs = 5;
+  // Runs the signal checks that are due (SignalWatch): calls whose threads have a signal
+  // pending are answered -ERESTARTSYS, calls whose threads are gone are dropped.
+  void RunSignalChecks();
+  // Answers parked call `call_id` -ERESTARTSYS (a signal interrupted it), if still parked.
+  void InterruptParked(uint64_t call_id);
   // How long an mq_open that hits a limit waits for descriptor releases still in flight.
   static constexpr int kReleaseWaitMs = 1000;
   static constexpr int kErestartsys = 512;  // ERESTARTSYS, kernel-internal
@@ -192,6 +198,7 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
   IdentityReader* const identity_;
   Strace strace_;
   FdInfoCache fd_info_;
+  SignalWatch signal_watch_;
   int timer_fd_ = -1;
   int stop_fd_ = -1;
 

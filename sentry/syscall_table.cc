@@ -150,6 +150,35 @@ std::vector<SyscallEntry> BuildTable() {
   uffd_entries(Arch::kX86_64, abi::kX86_64UffdSyscalls);
   uffd_entries(Arch::kX32, abi::kX32UffdSyscalls);
   uffd_entries(Arch::kI386, abi::kI386UffdSyscalls);
+  // Signal-sending calls (see MqCall) on every ABI. pidfd_send_signal is trapped unless
+  // its flags are exactly PIDFD_SIGNAL_THREAD_GROUP (other bits with it: EINVAL, nothing
+  // sent); flags is an unsigned int.
+  const std::vector<std::vector<ArgCondition>> pidfd_when = {
+      {{.arg = 3, .mask = abi::kPidfdSignalThreadGroup, .value = 0}},
+      {{.arg = 3, .mask = 1, .value = 1}},
+      {{.arg = 3, .mask = 4, .value = 4}},
+  };
+  struct SignalNumbers {
+    Arch arch;
+    int kill, tkill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo, pidfd_send_signal;
+  };
+  const int x32 = abi::kX32SyscallBit;
+  for (const SignalNumbers& n : {
+           SignalNumbers{Arch::kX86_64, 62, 200, 234, 129, 297, 424},
+           SignalNumbers{Arch::kX32, x32 + 62, x32 + 200, x32 + 234, x32 + 524, x32 + 536,
+                         x32 + 424},
+           SignalNumbers{Arch::kI386, 37, 238, 270, 178, 335, 424},
+       }) {
+    t.push_back({"kill", MqCall::kKill, n.arch, n.kill});
+    t.push_back({"tkill", MqCall::kTkill, n.arch, n.tkill});
+    t.push_back({"tgkill", MqCall::kTgkill, n.arch, n.tgkill});
+    t.push_back({"rt_sigqueueinfo", MqCall::kRtSigqueueinfo, n.arch, n.rt_sigqueueinfo});
+    t.push_back({"rt_tgsigqueueinfo", MqCall::kRtTgsigqueueinfo, n.arch, n.rt_tgsigqueueinfo});
+    SyscallEntry pidfd{"pidfd_send_signal", MqCall::kPidfdSendSignal, n.arch, n.pidfd_send_signal};
+    pidfd.trap_when = pidfd_when;
+    pidfd.compat_sizes = n.arch == Arch::kI386;
+    t.push_back(pidfd);
+  }
   std::sort(t.begin(), t.end(), [](const SyscallEntry& a, const SyscallEntry& b) {
     return std::tuple(static_cast<int>(a.arch), a.nr) <
            std::tuple(static_cast<int>(b.arch), b.nr);

@@ -47,6 +47,15 @@ enum class MqCall {
   kUserfaultfd,
   // i386 fstatfs(2) / fstatfs64(2) of an mq descriptor (compat statfs layouts, spec §8.3).
   kFstatfsCompat,
+  // Signal-sending calls: continued to the host kernel at once, then the parked calls the
+  // signal can reach are checked (sentry/signal_watch.h). pidfd_send_signal with exactly
+  // PIDFD_SIGNAL_THREAD_GROUP is not trapped: init's own signals use it (launcher.cc).
+  kKill,
+  kTkill,
+  kTgkill,
+  kRtSigqueueinfo,
+  kRtTgsigqueueinfo,
+  kPidfdSendSignal,
 };
 
 // How the handler decodes the arguments of one (arch, number).

@@ -80,20 +80,22 @@ TEST(SyscallTableTest, FilterTrapsExactlyTheTable) {
       numbers.emplace(static_cast<int>(r.arch), r.nr);
       EXPECT_TRUE(e->call == MqCall::kFcntl || e->call == MqCall::kMmap ||
                   e->call == MqCall::kLinkat || e->call == MqCall::kNameToHandleAt ||
-                  e->call == MqCall::kUserfaultfd)
+                  e->call == MqCall::kUserfaultfd || e->call == MqCall::kPidfdSendSignal)
           << e->name;
     }
   }
   EXPECT_EQ(numbers.size(), SyscallTable().size());
-  EXPECT_EQ(numbers.size(), 6u + 6u + 8u + 3u * 2u + 4u + 3u + 1u + 3u * 6u + 2u + 3u * 2u)
+  EXPECT_EQ(numbers.size(),
+            6u + 6u + 8u + 3u * 2u + 4u + 3u + 1u + 3u * 6u + 2u + 3u * 2u + 3u * 6u)
       << "mq calls, then mount/fsopen per ABI, fcntl per ABI and i386 fcntl64, fstatfs per "
          "ABI and i386 fstatfs64, "
          "the six file calls per ABI and i386's old mmap and 32-bit sendfile, userfaultfd "
-         "and ioctl per ABI";
-  EXPECT_EQ(conditional, 4u * 2u + 3u * 3u + 3u * 2u)
+         "and ioctl per ABI, the six signal-sending calls per ABI";
+  EXPECT_EQ(conditional, 4u * 2u + 3u * 3u + 3u * 2u + 3u * 3u)
       << "F_GETFL, and F_SETFL with O_DIRECT; private file mmap, linkat and "
          "name_to_handle_at with AT_EMPTY_PATH; userfaultfd and USERFAULTFD_IOC_NEW without "
-         "UFFD_USER_MODE_ONLY";
+         "UFFD_USER_MODE_ONLY; pidfd_send_signal unless its flags are exactly "
+         "PIDFD_SIGNAL_THREAD_GROUP";
 }
 
 // Without x32 (the kernel lacks it), no rule names an x32 number: the kernel answers them.
@@ -153,6 +155,16 @@ TEST(SyscallTableTest, FileCallsOnEveryAbi_Spec8_3) {
   EXPECT_EQ(LookupSyscall(Arch::kI386, 341)->call, MqCall::kNameToHandleAt);
   EXPECT_EQ(LookupSyscall(Arch::kI386, 342)->call, MqCall::kOpenByHandleAt);
   EXPECT_EQ(LookupSyscall(Arch::kX86_64, __NR_open_by_handle_at)->call, MqCall::kOpenByHandleAt);
+}
+
+TEST(SyscallTableTest, SignalSendingCallsOnEveryAbi) {
+  EXPECT_EQ(LookupSyscall(Arch::kX86_64, 62)->call, MqCall::kKill);
+  EXPECT_EQ(LookupSyscall(Arch::kX86_64, 234)->call, MqCall::kTgkill);
+  EXPECT_EQ(LookupSyscall(Arch::kX86_64, 297)->call, MqCall::kRtTgsigqueueinfo);
+  EXPECT_EQ(LookupSyscall(Arch::kX32, 0x40000000 + 524)->call, MqCall::kRtSigqueueinfo);
+  EXPECT_EQ(LookupSyscall(Arch::kI386, 37)->call, MqCall::kKill);
+  EXPECT_EQ(LookupSyscall(Arch::kI386, 238)->call, MqCall::kTkill);
+  EXPECT_EQ(LookupSyscall(Arch::kI386, 424)->call, MqCall::kPidfdSendSignal);
 }
 
 // fcntl is trapped only for F_GETFL and for F_SETFL with O_DIRECT, on every ABI.

@@ -2,13 +2,19 @@
 // one run, with the ratios. Usage:
 //   sentry_bench MQSENTRY_BINARY [--seconds S]     drive: run every workload both ways
 //   sentry_bench --workload NAME --seconds S       one workload here; prints "ns_per_op N"
+//   sentry_bench MQSENTRY_BINARY|- --parked N [--seconds S]
+//                      N threads parked in mq_receive: time to park them all, the
+//                      supervisor's CPU while they wait, an unrelated pair's time
+//                      ("-": natively)
 // Workloads: pair (send+receive in one process), notify (pair + a SIGEV_SIGNAL
 // notification fired and collected), pingpong (two processes, two queues),
 // cycle (mq_open O_CREAT + close + mq_unlink), big (512 KiB send+receive), and
 // trap_floor: the floor of any seccomp-notify supervisor on this machine, run natively —
 // two trapped getppid calls answered at once by a parent that does what mqsentry's loop
 // does around a call (poll, RECV, SEND with sync wake-up) and nothing else.
+#include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <mqueue.h>
@@ -152,7 +158,32 @@ double Cycle(double seconds) {
 #define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP 1
 #endif
 
-double TrapFloor(double seconds) {
+// Waits until `count` threads of this process are inside system call `nr`.
+void WaitForThreadsInSyscall(long nr, int count) {
+  for (int spins = 0;; ++spins) {
+    int in_call = 0;
+    char path[64];
+    std::snprintf(path, sizeof(path), "/proc/%d/task", getpid());
+    if (DIR* d = opendir(path)) {
+      while (dirent* e = readdir(d)) {
+        if (e->d_name[0] == '.') continue;
+        char sc[512];
+        std::snprintf(sc, sizeof(sc), "%s/%s/syscall", path, e->d_name);
+        FILE* f = std::fopen(sc, "re");
+        if (f == nullptr) continue;
+        long got = -1;
+        if (std::fscanf(f, "%ld", &got) == 1 && got == nr) ++in_call;
+        std::fclose(f);
+      }
+      closedir(d);
+    }
+    if (in_call >= count) return;
+    if (spins > 100000) Die("threads did not block");
+    usleep(1000);
+  }
+}
+
+double TrapFloor(double seconds, int held) {
   using mqsentry::sentry::ReceiveMessage;
   using mqsentry::sentry::SendMessage;
   int sv[2];
@@ -176,6 +207,21 @@ double TrapFloor(double seconds) {
     close(listener);
     absl::StatusOr<mqsentry::sentry::ReceivedMessage> go = ReceiveMessage(sv[1], 1);
     if (!go.ok() || go->eof) _exit(1);
+    // Calls the parent holds unanswered, as mqsentry holds parked calls.
+    for (int i = 0; i < held; ++i) {
+      pthread_t t;
+      pthread_attr_t attr;
+      pthread_attr_init(&attr);
+      pthread_attr_setstacksize(&attr, 64 * 1024);
+      if (pthread_create(&t, &attr, [](void*) -> void* {
+            syscall(SYS_getppid);
+            return nullptr;
+          }, nullptr) != 0) {
+        _exit(1);
+      }
+      pthread_attr_destroy(&attr);
+    }
+    WaitForThreadsInSyscall(SYS_getppid, held);
     double ns = Measure(seconds, [] {
       if (syscall(SYS_getppid) != 4242 || syscall(SYS_getppid) != 4242) _exit(1);
     });
@@ -196,6 +242,7 @@ double TrapFloor(double seconds) {
     if (!(pfd.revents & POLLIN)) break;  // POLLHUP: the child has exited
     seccomp_notif req{};
     if (ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, &req) != 0) continue;
+    if (static_cast<pid_t>(req.pid) != child) continue;  // a held call
     seccomp_notif_resp resp{};
     resp.id = req.id;
     resp.val = 4242;
@@ -210,6 +257,122 @@ double TrapFloor(double seconds) {
   return ns;
 }
 
+// `threads` threads blocked in mq_receive on a queue nobody sends to, then the pair
+// workload on another queue. Prints "parked_ms N" (from creating the threads until the
+// first pair completed: the supervisor takes calls in order), then "ready" and sleeps
+// `seconds` (the driver measures the supervisor's CPU time meanwhile), then "idle_done" and
+// the pair's ns_per_op.
+int ParkedPair(double seconds, int threads) {
+  const std::string idle = Name("idle");
+  mqd_t q = Open(idle, 1, 64);
+  const auto start = Clock::now();
+  for (int i = 0; i < threads; ++i) {
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 64 * 1024);
+    if (pthread_create(&t, &attr, [](void* arg) -> void* {
+          char buf[64];
+          mq_receive(static_cast<mqd_t>(reinterpret_cast<intptr_t>(arg)), buf, sizeof(buf),
+                     nullptr);
+          return nullptr;
+        }, reinterpret_cast<void*>(static_cast<intptr_t>(q))) != 0) {
+      Die("pthread_create");
+    }
+    pthread_attr_destroy(&attr);
+  }
+  // Every thread is in its call (natively asleep; under mqsentry trapped) before the pair.
+  WaitForThreadsInSyscall(SYS_mq_timedreceive, threads);
+  const std::string name = Name("pair");
+  mqd_t p = Open(name, 10, 64);
+  char buf[64] = "x";
+  if (mq_send(p, buf, 1, 1) != 0 || mq_receive(p, buf, sizeof(buf), nullptr) < 0) Die("pair");
+  const double parked_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  std::printf("parked_ms %.1f\nready\n", parked_ms);
+  std::fflush(stdout);
+  usleep(static_cast<useconds_t>(seconds * 1e6));
+  std::printf("idle_done\n");
+  std::fflush(stdout);
+  double ns = Measure(seconds, [&] {
+    if (mq_send(p, buf, 1, 1) != 0) Die("mq_send");
+    if (mq_receive(p, buf, sizeof(buf), nullptr) < 0) Die("mq_receive");
+  });
+  std::printf("ns_per_op %.1f\n", ns);
+  std::fflush(stdout);
+  mq_unlink(name.c_str());
+  mq_unlink(idle.c_str());
+  _exit(0);  // the parked threads stay blocked
+}
+
+// Drives ParkedPair under mqsentry (or natively with "-"): prints the time to park, the
+// supervisor's CPU share while the calls are parked and idle, and the pair's time.
+int DriveParked(const std::string& self, const std::string& mqsentry, int threads,
+                double seconds) {
+  int pipefd[2];
+  if (pipe(pipefd) != 0) Die("pipe");
+  const std::string secs = std::to_string(seconds), n = std::to_string(threads);
+  std::vector<std::string> args = {self, "--workload", "parked", "--threads", n, "--seconds", secs};
+  if (mqsentry != "-") args.insert(args.begin(), {mqsentry, "run", "--"});
+  const pid_t pid = fork();
+  if (pid < 0) Die("fork");
+  if (pid == 0) {
+    dup2(pipefd[1], 1);
+    close(pipefd[0]);
+    close(pipefd[1]);
+    std::vector<char*> argv;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  close(pipefd[1]);
+  // utime + stime of the supervisor process (all its threads), in clock ticks.
+  auto cpu_ticks = [pid]() -> double {
+    const std::string path = "/proc/" + std::to_string(pid) + "/stat";
+    FILE* f = std::fopen(path.c_str(), "re");
+    if (f == nullptr) return -1;
+    char text[2048] = {};
+    const size_t len = std::fread(text, 1, sizeof(text) - 1, f);
+    std::fclose(f);
+    text[len] = 0;
+    const char* p = std::strrchr(text, ')');
+    if (p == nullptr) return -1;
+    unsigned long utime = 0, stime = 0;
+    // Fields after "(comm)": 3 state ... 14 utime, 15 stime.
+    if (std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime,
+                    &stime) != 2) {
+      return -1;
+    }
+    return static_cast<double>(utime + stime);
+  };
+  FILE* out = fdopen(pipefd[0], "r");
+  char line[256];
+  double parked_ms = -1, ns = -1, cpu_start = -1, cpu_end = -1;
+  Clock::time_point idle_start;
+  double idle_s = 0;
+  while (std::fgets(line, sizeof(line), out)) {
+    if (std::sscanf(line, "parked_ms %lf", &parked_ms) == 1) continue;
+    if (std::strncmp(line, "ready", 5) == 0) {
+      cpu_start = cpu_ticks();
+      idle_start = Clock::now();
+    } else if (std::strncmp(line, "idle_done", 9) == 0) {
+      cpu_end = cpu_ticks();
+      idle_s = std::chrono::duration<double>(Clock::now() - idle_start).count();
+    } else {
+      std::sscanf(line, "ns_per_op %lf", &ns);
+    }
+  }
+  std::fclose(out);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  const double cpu_pct = (mqsentry != "-" && cpu_start >= 0 && cpu_end >= 0 && idle_s > 0)
+                             ? 100.0 * (cpu_end - cpu_start) / sysconf(_SC_CLK_TCK) / idle_s
+                             : -1;
+  std::printf("%-8s parked=%-5d park_all_ms=%-9.1f supervisor_cpu_idle=%5.1f%%  pair_ns=%.0f\n",
+              mqsentry == "-" ? "native" : "mqsentry", threads, parked_ms, cpu_pct, ns);
+  return ns > 0 ? 0 : 1;
+}
+
 int RunWorkload(const std::string& w, double seconds) {
   double ns = 0;
   if (w == "pair") {
@@ -221,7 +384,7 @@ int RunWorkload(const std::string& w, double seconds) {
   } else if (w == "cycle") {
     ns = Cycle(seconds);
   } else if (w == "trap_floor") {
-    ns = TrapFloor(seconds);
+    ns = TrapFloor(seconds, 0);
   } else if (w == "big") {
     // 512 KiB is above the default msgsize_max (8192): raise it in a private IPC namespace,
     // natively and in the sandbox alike (needs root).
@@ -275,15 +438,35 @@ double RunChild(const std::vector<std::string>& args) {
 int main(int argc, char** argv) {
   double seconds = 1.0;
   std::string workload, mqsentry;
+  int threads = -1;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--seconds" && i + 1 < argc) {
       seconds = std::atof(argv[++i]);
     } else if (a == "--workload" && i + 1 < argc) {
       workload = argv[++i];
+    } else if (a == "--threads" && i + 1 < argc) {
+      threads = std::atoi(argv[++i]);
+    } else if (a == "--parked" && i + 1 < argc) {
+      threads = std::atoi(argv[++i]);
+      workload = "drive_parked";
     } else {
       mqsentry = a;
     }
+  }
+  if (workload == "parked") return ParkedPair(seconds, threads);
+  if (workload == "trap_floor_held") {
+    // The floor with `threads` calls held unanswered on the same listener: what the
+    // kernel's walk of the listener's notification list adds to every round trip.
+    std::printf("ns_per_op %.1f\n", TrapFloor(seconds, threads));
+    return 0;
+  }
+  if (workload == "drive_parked") {
+    char exe[4096];
+    const ssize_t len = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (len < 0) Die("readlink");
+    exe[len] = 0;
+    return DriveParked(exe, mqsentry.empty() ? "-" : mqsentry, threads, seconds);
   }
   if (!workload.empty()) return RunWorkload(workload, seconds);
   if (mqsentry.empty()) {

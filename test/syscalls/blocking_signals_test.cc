@@ -8,6 +8,7 @@
 // timing except the explicitly timed deadline tests, which use generous bounds.
 #include <fcntl.h>
 #include <mqueue.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -15,6 +16,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 #include <vector>
@@ -94,6 +97,172 @@ TEST(MqBlocking, TimedReceiveInterruptedWithoutSaRestartIsEintr_Spec5_4) {
   ASSERT_THAT(Tgkill(t.tid(), SIGUSR1), SyscallSucceeds());
   EXPECT_EQ(t.Join(), -1);
   EXPECT_EQ(t.error(), EINTR);
+}
+
+// ---- Interruption by every kind of signal source (spec §5.4) ----
+//
+// A process-directed signal interrupts a blocked call only in a thread that takes it: the
+// main thread blocks the signal, the call's thread unblocks it (threads inherit the mask).
+
+// Runs a blocking receive on `q` in a thread that unblocks `sig`; `raise_it` sends the
+// signal once the thread is blocked. The call must fail with EINTR, the handler run once.
+void ExpectReceiveInterruptedBy(int sig, const std::function<void(pid_t tid)>& raise_it) {
+  TestQueue q(2, 16);
+  ASSERT_QUEUE_OK(q);
+  ScopedSigaction sa(sig, CountingHandler, 0);
+  ScopedSignalBlock block({sig});
+  g_handled = 0;
+  CallThread t([&] {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+    return static_cast<long>(Receive(q.fd(), nullptr));
+  });
+  ASSERT_TRUE(WaitUntilBlockedInSyscall(t.tid(), SYS_mq_timedreceive));
+  raise_it(t.tid());
+  EXPECT_EQ(t.Join(), -1);
+  EXPECT_EQ(t.error(), EINTR);
+  EXPECT_EQ(g_handled.load(), 1);
+}
+
+// kill(2) of the whole process by itself.
+TEST(MqBlocking, ReceiveInterruptedByKillOfTheProcess_Spec5_4) {
+  ExpectReceiveInterruptedBy(SIGUSR1, [](pid_t) { ASSERT_THAT(kill(getpid(), SIGUSR1), SyscallSucceeds()); });
+}
+
+// kill(2) from another process.
+TEST(MqBlocking, ReceiveInterruptedByKillFromAnotherProcess_Spec5_4) {
+  const pid_t self = getpid();
+  ExpectReceiveInterruptedBy(SIGUSR1, [self](pid_t) {
+    ASSERT_CHILD_OK(RunInChild([self]() -> int {
+      CHILD_CHECK_OK(kill(self, SIGUSR1));
+      return 0;
+    }));
+  });
+}
+
+// tgkill(2) of the blocked thread, from another process.
+TEST(MqBlocking, ReceiveInterruptedByTgkillFromAnotherProcess_Spec5_4) {
+  const pid_t self = getpid();
+  ExpectReceiveInterruptedBy(SIGUSR1, [self](pid_t tid) {
+    ASSERT_CHILD_OK(RunInChild([self, tid]() -> int {
+      CHILD_CHECK_OK(syscall(SYS_tgkill, self, tid, SIGUSR1));
+      return 0;
+    }));
+  });
+}
+
+// sigqueue(3) (rt_sigqueueinfo).
+TEST(MqBlocking, ReceiveInterruptedBySigqueue_Spec5_4) {
+  ExpectReceiveInterruptedBy(SIGRTMIN + 4, [](pid_t) {
+    union sigval v;
+    v.sival_int = 7;
+    ASSERT_THAT(sigqueue(getpid(), SIGRTMIN + 4, v), SyscallSucceeds());
+  });
+}
+
+// pidfd_send_signal(2) with and without flags.
+TEST(MqBlocking, ReceiveInterruptedByPidfdSendSignal_Spec5_4) {
+  for (unsigned flags : {0u, 1u << 1 /* PIDFD_SIGNAL_THREAD_GROUP */}) {
+    SCOPED_TRACE(flags);
+    ExpectReceiveInterruptedBy(SIGUSR2, [flags](pid_t) {
+      ScopedFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, getpid(), 0)));
+      ASSERT_THAT(pidfd.get(), SyscallSucceeds());
+      ASSERT_THAT(syscall(SYS_pidfd_send_signal, pidfd.get(), SIGUSR2, nullptr, flags),
+                  SyscallSucceeds());
+    });
+  }
+}
+
+// alarm(2): a kernel-generated signal, which no sandboxed call sends.
+TEST(MqBlocking, ReceiveInterruptedByAlarm_Spec5_4) {
+  ExpectReceiveInterruptedBy(SIGALRM, [](pid_t) { alarm(1); });
+}
+
+// A process-directed signal wakes one of several blocked threads: exactly one call fails
+// with EINTR, the others stay blocked and then receive every message once.
+TEST(MqBlocking, ProcessSignalInterruptsExactlyOneOfManyBlockedReceivers_Spec5_4) {
+  constexpr int kThreads = 10;  // the default msg_max: room for every message
+  TestQueue q(kThreads, 16);
+  ASSERT_QUEUE_OK(q);
+  ScopedSigaction sa(SIGUSR1, CountingHandler, 0);
+  ScopedSignalBlock block({SIGUSR1});
+  g_handled = 0;
+  std::vector<std::unique_ptr<CallThread>> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.push_back(std::make_unique<CallThread>([&] {
+      sigset_t set;
+      sigemptyset(&set);
+      sigaddset(&set, SIGUSR1);
+      pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+      return static_cast<long>(Receive(q.fd(), nullptr));
+    }));
+  }
+  for (auto& t : threads) ASSERT_TRUE(WaitUntilBlockedInSyscall(t->tid(), SYS_mq_timedreceive));
+  ASSERT_THAT(kill(getpid(), SIGUSR1), SyscallSucceeds());
+  // Wait for the one interrupted call.
+  for (int i = 0; i < 10000 && g_handled.load() == 0; ++i) SleepMs(1);
+  ASSERT_EQ(g_handled.load(), 1);
+  int interrupted = 0;
+  for (int i = 0; i < 10000 && interrupted == 0; ++i) {
+    for (auto& t : threads) interrupted += t->done() ? 1 : 0;
+    if (interrupted == 0) SleepMs(1);
+  }
+  EXPECT_EQ(interrupted, 1);
+  // One message per call still blocked (also after a failure above, so that every thread
+  // can be joined).
+  for (int i = 0; i < kThreads - interrupted; ++i) {
+    EXPECT_THAT(Send(q.fd(), "m"), SyscallSucceeds());
+  }
+  int eintr = 0, received = 0;
+  for (auto& t : threads) {
+    const long r = t->Join();
+    if (r == -1 && t->error() == EINTR) ++eintr;
+    if (r == 1) ++received;
+    if (r != 1 && !(r == -1 && t->error() == EINTR)) {
+      ADD_FAILURE() << "a call returned " << r << " errno " << ErrnoName(t->error());
+    }
+  }
+  EXPECT_EQ(eintr, 1);
+  EXPECT_EQ(received, kThreads - eintr);
+  EXPECT_EQ(g_handled.load(), 1);
+  EXPECT_EQ(CurMsgs(q.fd()), 0);
+}
+
+// A process-directed signal is taken by the thread the kernel chose for it (the leader
+// when it does not block it): another thread's blocked call is neither interrupted nor
+// failed. Here the leader sits in vfork() (a killable sleep) for 300 ms after its vfork
+// child sent the signal, so the signal stays pending for the process meanwhile; the
+// blocked receive must then still get the message, as on Linux (answering it -ERESTARTSYS
+// would hand errno 512 to a thread that has no signal to handle).
+TEST(MqBlocking, ProcessSignalTakenByTheLeaderLeavesAnotherThreadsCallBlocked_Spec5_4) {
+  TestQueue q(2, 16);
+  ASSERT_QUEUE_OK(q);
+  ScopedSigaction sa(SIGUSR1, CountingHandler, 0);
+  g_handled = 0;
+  CallThread t([&] { return static_cast<long>(Receive(q.fd(), nullptr)); });
+  ASSERT_TRUE(WaitUntilBlockedInSyscall(t.tid(), SYS_mq_timedreceive));
+  const pid_t self = getpid();
+  const pid_t child = vfork();
+  if (child == 0) {
+    syscall(SYS_kill, self, SIGUSR1);
+    const struct timespec hold = {0, 300 * 1000 * 1000};
+    syscall(SYS_nanosleep, &hold, nullptr);
+    _exit(0);
+  }
+  ASSERT_GT(child, 0);
+  int status = 0;
+  ASSERT_THAT(waitpid(child, &status, 0), SyscallSucceedsWithValue(child));
+  for (int i = 0; i < 1000 && g_handled.load() == 0; ++i) SleepMs(1);
+  EXPECT_EQ(g_handled.load(), 1);
+  SleepMs(20);
+  EXPECT_FALSE(t.done()) << "the blocked call returned " << t.Join() << " errno "
+                         << ErrnoName(t.error());
+  if (!t.done()) {
+    ASSERT_THAT(Send(q.fd(), "m"), SyscallSucceeds());
+    EXPECT_EQ(t.Join(), 1);
+  }
 }
 
 // §5.4: "An interrupted sender's message is discarded."
