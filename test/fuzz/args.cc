@@ -179,18 +179,22 @@ Arg PickTimeout(Context& ctx, bool* may_block) {
   clock_gettime(CLOCK_REALTIME, &now);
   int64_t ts[2];
   std::string what;
-  switch (rng.Below(11)) {
+  // Mostly valid and expired (the call goes on to its own checks), sometimes in the
+  // future (the call must not block: see the callers), sometimes invalid (spec §5.1 1).
+  const unsigned r = rng.Below(100);
+  const unsigned pick = r < 65 ? rng.Below(4) : r < 78 ? 4 + rng.Below(2) : 6 + rng.Below(5);
+  switch (pick) {
     case 0: ts[0] = 0; ts[1] = 0; what = "{0,0}"; break;
     case 1: ts[0] = 1; ts[1] = 999999999; what = "{1,999999999}"; break;
     case 2: ts[0] = now.tv_sec - 1; ts[1] = now.tv_nsec; what = "now-1s"; break;
-    case 3: ts[0] = now.tv_sec + 3600; ts[1] = 0; what = "now+1h"; *may_block = true; break;
-    case 4: ts[0] = LLONG_MAX; ts[1] = 999999999; what = "{max,999999999}"; *may_block = true; break;
-    case 5: ts[0] = 0; ts[1] = 1000000000; what = "{0,1e9}"; break;
-    case 6: ts[0] = 0; ts[1] = -1; what = "{0,-1}"; break;
-    case 7: ts[0] = -1; ts[1] = 0; what = "{-1,0}"; break;
-    case 8: ts[0] = LLONG_MIN; ts[1] = 0; what = "{min,0}"; break;
-    case 9: ts[0] = now.tv_sec - 1; ts[1] = LLONG_MAX; what = "{now-1,max}"; break;
-    default: ts[0] = 0; ts[1] = 999999999; what = "{0,999999999}"; break;
+    case 3: ts[0] = 0; ts[1] = 999999999; what = "{0,999999999}"; break;
+    case 4: ts[0] = now.tv_sec + 3600; ts[1] = 0; what = "now+1h"; *may_block = true; break;
+    case 5: ts[0] = LLONG_MAX; ts[1] = 999999999; what = "{max,999999999}"; *may_block = true; break;
+    case 6: ts[0] = 0; ts[1] = 1000000000; what = "{0,1e9}"; break;
+    case 7: ts[0] = 0; ts[1] = -1; what = "{0,-1}"; break;
+    case 8: ts[0] = -1; ts[1] = 0; what = "{-1,0}"; break;
+    case 9: ts[0] = LLONG_MIN; ts[1] = 0; what = "{min,0}"; break;
+    default: ts[0] = now.tv_sec - 1; ts[1] = LLONG_MAX; what = "{now-1,max}"; break;
   }
   const PtrKind kind = PickInKind(ctx);
   uint8_t* storage;

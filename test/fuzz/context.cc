@@ -74,20 +74,23 @@ void Context::Forget(int fd) {
   }
 }
 
-uint64_t Context::PickFd(std::string* label) {
-  const unsigned r = rng.Below(100);
+uint64_t Context::PickFd(std::string* label, unsigned mq_percent) {
   int fd;
-  if (r < 70 && !mq_fds.empty()) {
+  if (rng.Below(100) < mq_percent && !mq_fds.empty()) {
     fd = mq_fds[rng.Below(mq_fds.size())];
     *label = absl::StrCat(fd);
-  } else if (r < 78 && !closed_fds.empty()) {
+    return static_cast<uint64_t>(fd);
+  }
+  // The rest: closed 8, not mq 12, out of range 5, upper half set 5 (in 30).
+  const unsigned r = rng.Below(30);
+  if (r < 8 && !closed_fds.empty()) {
     fd = closed_fds[rng.Below(closed_fds.size())];
     *label = absl::StrCat(fd, "(closed)");
-  } else if (r < 90) {
+  } else if (r < 20) {
     fd = rng.Pick({fixed.netlink, fixed.unix_dgram, fixed.dev_null, fixed.pipe_read,
                    fixed.path_root});
     *label = absl::StrCat(fd, "(not mq)");
-  } else if (r < 95) {
+  } else if (r < 25) {
     const int v = rng.Pick({-1, INT_MAX, 999, INT_MIN});
     *label = absl::StrCat(v);
     return static_cast<uint64_t>(static_cast<int64_t>(v));

@@ -42,6 +42,7 @@ inline constexpr const char* kGapNames[] = {
     "prio-straddle",    // a receive's priority pointer never straddles into PROT_NONE
     "thread-cookie",    // SIGEV_THREAD cookies are drained but not recorded
     "write-zero",       // write() on mq descriptors never has length 0
+    "late-cookie",      // SIGEV_THREAD cookies are compared at checkpoints, not per step
 };
 
 class Context {
@@ -59,8 +60,13 @@ class Context {
   // SIGEV_THREAD registrations and removals since the netlink socket was last drained: each
   // may queue a cookie, and a full receive buffer would make mq_notify block.
   int cookies_since_drain = 0;
+  // Cookies received since the last checkpoint (late-cookie gap).
+  std::vector<std::string> late_cookies;
   // Gaps to steer around (names from kGapNames).
   std::vector<std::string> gaps;
+  // Whether the netlink socket's contents (and so its readiness) may differ between
+  // steps.
+  bool CookiesUncertain() const { return Gap("thread-cookie") || Gap("late-cookie"); }
   bool Gap(std::string_view name) const {
     for (const std::string& g : gaps) {
       if (g == name) return true;
@@ -99,10 +105,10 @@ class Context {
   int last_errno() const { return errno_; }
   void End();
 
-  // An fd argument: mostly a live mq descriptor, sometimes a closed, foreign, O_PATH or
-  // out-of-range one, sometimes with garbage in the upper half of the register (mqd_t is
-  // an int). `label` says which, for the transcript.
-  uint64_t PickFd(std::string* label);
+  // An fd argument: a live mq descriptor `mq_percent` of the time, else a closed, foreign,
+  // O_PATH or out-of-range one, or one with garbage in the upper half of the register
+  // (mqd_t is an int). `label` says which, for the transcript.
+  uint64_t PickFd(std::string* label, unsigned mq_percent = 70);
   // Forgets `fd` as an mq descriptor (it was closed or replaced).
   void Forget(int fd);
   void Remember(int fd);

@@ -197,7 +197,7 @@ void PollStep(Context& ctx) {
   ctx.Begin("poll");
   std::string label;
   uint64_t fd = ctx.PickFd(&label);
-  if (static_cast<int>(fd) == ctx.fixed.netlink && ctx.Gap("thread-cookie")) {
+  if (static_cast<int>(fd) == ctx.fixed.netlink && ctx.CookiesUncertain()) {
     fd = static_cast<uint64_t>(ctx.fixed.unix_dgram);  // its readiness shows the cookies
     label = absl::StrCat(fd, "(not mq)");
   }

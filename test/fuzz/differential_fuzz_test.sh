@@ -4,19 +4,21 @@
 #   differential_fuzz_test.sh MQSENTRY MQ_FUZZ KNOWN_GAPS [--seeds=1,2,...] [--steps=N]
 #                             [--configs=root,uid,unprivileged] [--no-gaps] [--keep]
 # Configurations (each compares one native run with one sandboxed run):
-#   root          root (real uid 4242, see below): `unshare --ipc` vs `mqsentry run`
-#   uid           uid 4243 without capabilities: `unshare --ipc` + setpriv vs
-#                 `mqsentry run --uid 4243 --gid 4243`, both started by root
+#   root          root (real uid 100000+SEED, see below): `unshare --ipc` vs `mqsentry run`
+#   uid           uid 200000+SEED without capabilities: `unshare --ipc` + setpriv vs
+#                 `mqsentry run --uid 200000+SEED --gid 200000+SEED`, both started by root
 #   unprivileged  uid 65534 as test/run_unprivileged.sh runs it: `unshare --user
 #                 --map-current-user --ipc` vs `mqsentry run` started by uid 65534
 # Started by a user other than root, only `unprivileged` runs, as that user.
 #
 # Why these uids: RLIMIT_MSGQUEUE usage is counted per real uid over the whole machine
-# (spec §3.5); the sandbox counts only its own queues. A uid no other test uses (the root
-# run keeps euid 0 and every capability, but sets its real uid to 4242) keeps the native
-# count the run's own. uid 65534 is shared with the unprivileged conformance tests, but
-# there the run's own count is in a fresh user namespace, and --msgqueue-limit keeps the
-# run far below the host-wide limit the parent level is held to.
+# (spec §3.5), and a dead IPC namespace gives its queues' bytes back some time after its
+# last process exited; the sandbox counts only its own queues. A uid no other test and no
+# earlier run uses (the root run keeps euid 0 and every capability, but sets its real uid)
+# keeps the native count the run's own. uid 65534 is shared with the unprivileged
+# conformance tests and with the previous seeds' runs, but there the run's own count is in
+# a fresh user namespace, and --msgqueue-limit keeps each run far below the host-wide limit
+# the parent level is held to.
 #
 # Each gap named in KNOWN_GAPS (test/fuzz/known_gaps.txt) for the configuration is given to
 # both runs, which then steer around that known difference; --no-gaps runs without them (to
@@ -51,9 +53,9 @@ for arg in "$@"; do
   esac
 done
 
-readonly msgqueue_limit=300000  # bytes: 3 default-sized queues (spec §3.5)
+readonly msgqueue_limit=200000  # bytes: 2 default-sized queues (spec §3.5)
 readonly run_limit=120          # seconds per run; a run normally takes about 1 s
-readonly root_ruid=4242 uid_user=4243 unprivileged_user=65534
+readonly unprivileged_user=65534
 
 fail_count=0
 # One JUnit test case per configuration and seed (tools/run-tests counts them).
@@ -112,8 +114,10 @@ drop() {  # drop UID: the command prefix that runs as UID, without groups or cap
   echo "setpriv --reuid=$1 --regid=$1 --clear-groups --inh-caps=-all"
 }
 
-# commands CONFIG: sets native_cmd and sandboxed_cmd (arrays, before the fuzzer's args).
+# commands CONFIG SEED: sets native_cmd and sandboxed_cmd (arrays, before the fuzzer's
+# args).
 commands() {
+  local root_ruid=$((100000 + $2 % 100000)) uid_user=$((200000 + $2 % 100000))
   case "$1" in
     root)
       native_cmd=(unshare --ipc -- "$fuzz" "--ruid=$root_ruid")
@@ -171,10 +175,10 @@ SECONDS=0
 IFS=, read -r -a config_list <<<"$configs"
 IFS=, read -r -a seed_list <<<"$seeds"
 for config in "${config_list[@]}"; do
-  commands "$config"
   gaps=$(gaps_for "$config")
   first=1
   for seed in "${seed_list[@]}"; do
+    commands "$config" "$seed"
     args=("--seed=$seed" "--steps=$steps" "--msgqueue-limit=$msgqueue_limit")
     [ -n "$gaps" ] && args+=("--gaps=$gaps")
     native=$work/$config-$seed.native

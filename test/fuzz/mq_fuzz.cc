@@ -54,7 +54,7 @@ struct Weighted {
 
 constexpr Weighted kSteps[] = {
     {16, MqOpenStep},      {6, MqUnlinkStep},    {20, MqTimedSendStep},
-    {18, MqTimedReceiveStep}, {9, MqNotifyStep}, {9, MqGetSetAttrStep},
+    {18, MqTimedReceiveStep}, {11, MqNotifyStep}, {9, MqGetSetAttrStep},
     {6, CloseStep},        {4, DupStep},         {4, ReadStep},
     {2, LseekStep},        {1, WriteStep},       {2, PollStep},
     {2, FstatStep},        {3, FcntlStep},       {1, DrainCookiesStep},
@@ -110,14 +110,20 @@ struct Options {
   std::vector<std::string> gaps;
 };
 
-// Steps between two signal checkpoints under the late-signal gap.
+// Steps between two checkpoints under the late-signal and late-cookie gaps.
 constexpr int kCheckpointEvery = 1000;
 
+bool Checkpoints(const Context& ctx) {
+  return ctx.Gap("late-signal") || ctx.Gap("late-cookie");
+}
+
+// What may arrive late: every signal and cookie, after a wait.
 void Checkpoint(Context& ctx) {
   ctx.Begin("checkpoint");
   ctx.Arg("pending signals after 200 ms");
   ctx.CollectSignals(true);
   ctx.End();
+  DrainCookies(ctx, /*checkpoint=*/true);
 }
 
 void Run(const Options& opt) {
@@ -143,9 +149,6 @@ void Run(const Options& opt) {
   unsigned total = 0;
   for (const Weighted& w : kSteps) total += w.weight;
   for (int i = 0; i < steps; ++i) {
-    if (ctx.Gap("late-signal") && i % kCheckpointEvery == kCheckpointEvery - 1) {
-      Checkpoint(ctx);
-    }
     unsigned r = static_cast<unsigned>(ctx.rng.Below(total));
     for (const Weighted& w : kSteps) {
       if (r < w.weight) {
@@ -154,10 +157,16 @@ void Run(const Options& opt) {
       }
       r -= w.weight;
     }
+    if (Checkpoints(ctx) && i % kCheckpointEvery == kCheckpointEvery - 1 && i != steps - 1) {
+      Checkpoint(ctx);
+    }
   }
-  // The end state: every cookie still queued.
-  DrainCookiesStep(ctx);
-  if (ctx.Gap("late-signal")) Checkpoint(ctx);
+  // The end state: every cookie still queued, every signal still pending.
+  if (Checkpoints(ctx)) {
+    Checkpoint(ctx);
+  } else {
+    DrainCookiesStep(ctx);
+  }
   absl::PrintF("# end\n");
   fflush(stdout);
 }

@@ -6,11 +6,15 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstring>
+#include <string>
+#include <vector>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "test/fuzz/args.h"
 #include "test/fuzz/ops.h"
 
@@ -33,9 +37,9 @@ static_assert(sizeof(Sigevent) == 64);
 
 int PickNotify(Rng& rng) {
   const unsigned r = rng.Below(100);
-  if (r < 35) return kSigevSignal;
-  if (r < 60) return kSigevNone;
-  if (r < 80) return kSigevThread;
+  if (r < 45) return kSigevSignal;
+  if (r < 65) return kSigevNone;
+  if (r < 83) return kSigevThread;
   return rng.Pick({3, 4 /* SIGEV_THREAD_ID */, 99, -1, 0x10000, INT_MIN});
 }
 
@@ -76,7 +80,7 @@ std::string AttrText(const uint8_t* p) {
 void MqNotifyStep(Context& ctx) {
   ctx.Begin("mq_notify");
   std::string fd_label;
-  const uint64_t fd = ctx.PickFd(&fd_label);
+  const uint64_t fd = ctx.PickFd(&fd_label, 80);
   Rng& rng = ctx.rng;
   uint64_t sevp = 0;
   std::string sev_label = "NULL";
@@ -206,29 +210,40 @@ void MqGetSetAttrStep(Context& ctx) {
   ctx.End();
 }
 
-void DrainCookiesStep(Context& ctx) {
-  ctx.Begin("recv");
+void DrainCookies(Context& ctx, bool checkpoint) {
+  ctx.Begin(checkpoint ? "recv(checkpoint)" : "recv");
   ctx.Arg(ctx.fixed.netlink, "(netlink), MSG_DONTWAIT, until EAGAIN");
-  int count = 0;
-  std::string cookies;
+  std::vector<std::string> got;
   ctx.Call([&] {
     uint8_t buf[64];
     long n;
     while ((n = recv(ctx.fixed.netlink, buf, sizeof(buf), MSG_DONTWAIT)) >= 0) {
-      ++count;
-      absl::StrAppend(&cookies, " ",
-                      absl::BytesToHexString(absl::string_view(
-                          reinterpret_cast<const char*>(buf), static_cast<size_t>(n))));
+      got.push_back(absl::BytesToHexString(
+          absl::string_view(reinterpret_cast<const char*>(buf), static_cast<size_t>(n))));
     }
     return n;
   });
   if (ctx.Gap("thread-cookie")) {
     ctx.Out("cookies not compared");
+  } else if (ctx.Gap("late-cookie")) {
+    // Cookies may arrive after the call that sent them: compare them all, in order of
+    // content, at the next checkpoint.
+    ctx.late_cookies.insert(ctx.late_cookies.end(), got.begin(), got.end());
+    if (checkpoint) {
+      std::sort(ctx.late_cookies.begin(), ctx.late_cookies.end());
+      ctx.Out("cookies since the last checkpoint=", ctx.late_cookies.size(), " ",
+              absl::StrJoin(ctx.late_cookies, " "));
+      ctx.late_cookies.clear();
+    } else {
+      ctx.Out("cookies held for the checkpoint");
+    }
   } else {
-    ctx.Out("cookies=", count, cookies);
+    ctx.Out("cookies=", got.size(), " ", absl::StrJoin(got, " "));
   }
   ctx.End();
   ctx.cookies_since_drain = 0;
 }
+
+void DrainCookiesStep(Context& ctx) { DrainCookies(ctx, /*checkpoint=*/false); }
 
 }  // namespace mqsentry::fuzz

@@ -18,6 +18,8 @@ void MqTimedReceiveStep(Context& ctx);
 void MqNotifyStep(Context& ctx);
 void MqGetSetAttrStep(Context& ctx);
 void DrainCookiesStep(Context& ctx);
+// Receives every queued SIGEV_THREAD cookie; `checkpoint` under the late-cookie gap.
+void DrainCookies(Context& ctx, bool checkpoint);
 // descriptors.cc
 // Closes the oldest mq descriptor when too many are open (a step of its own).
 void TrimStep(Context& ctx);
