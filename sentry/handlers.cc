@@ -143,7 +143,9 @@ absl::StatusOr<std::shared_ptr<ipc::IpcNamespace>> Sentry::FindOrAddNamespace(
   if (auto it = registries_.find(id.ipc_ns); it != registries_.end()) return it->second.ns;
   // A namespace seen for the first time: release the state of those that died since the
   // registry last grew this much, then bound the rest.
-  if (registries_.size() >= namespace_sweep_at_) dead = SweepDeadNamespacesLocked();
+  if (registries_.size() >= namespace_sweep_at_ || registries_.size() >= max_namespaces_) {
+    dead = SweepDeadNamespacesLocked();
+  }
   if (registries_.size() >= max_namespaces_) return std::shared_ptr<ipc::IpcNamespace>();
   const std::string path = absl::StrCat("/proc/", id.tid, "/ns/ipc");
   UniqueFd ns_fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));

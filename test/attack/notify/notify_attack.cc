@@ -21,6 +21,9 @@
 //   notify_attack namespaces N
 //       N children, one after another, each in a new IPC namespace (and a new user
 //       namespace without CAP_SYS_ADMIN) creating one queue. Prints "namespaces: ok=K of N".
+//   notify_attack live N
+//       N children kept alive at once, each in a new IPC namespace with one queue, then
+//       (all gone) one more. Prints "live: ok=K enospc=E other=O after=ok".
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -319,6 +322,59 @@ int Namespaces(int n) {
   return ok == n ? 0 : 1;
 }
 
+// N children kept alive at once, each in a new IPC namespace with one queue; then, once
+// they are gone, one more.
+int Live(int n) {
+  int release[2];
+  if (pipe(release) != 0) return 2;
+  std::vector<pid_t> pids;
+  int ok = 0, enospc = 0, other = 0;
+  auto child = [&](bool wait) -> pid_t {
+    int report[2];
+    if (pipe(report) != 0) return -1;
+    const pid_t pid = fork();
+    if (pid == 0) {
+      close(release[1]);
+      close(report[0]);
+      int err = 0;
+      if (unshare(CLONE_NEWIPC) != 0 && !OwnUserNamespace(CLONE_NEWIPC)) {
+        err = -1;
+      } else {
+        mq_attr attr{};
+        attr.mq_maxmsg = 1;
+        attr.mq_msgsize = 1;
+        if (mq_open("/live", O_CREAT | O_RDWR, 0600, &attr) < 0) err = errno;
+      }
+      (void)!write(report[1], &err, sizeof(err));
+      char byte;
+      if (wait) (void)!read(release[0], &byte, 1);
+      _exit(0);
+    }
+    close(report[1]);
+    int err = -2;
+    (void)!read(report[0], &err, sizeof(err));
+    close(report[0]);
+    if (err == 0) {
+      ++ok;
+    } else if (err == ENOSPC) {
+      ++enospc;
+    } else {
+      ++other;
+      printf("live: child %zu: %s\n", pids.size(), err > 0 ? strerrorname_np(err) : "setup");
+    }
+    return pid;
+  };
+  for (int i = 0; i < n; ++i) pids.push_back(child(true));
+  close(release[1]);
+  for (pid_t pid : pids) waitpid(pid, nullptr, 0);
+  const int before = ok;
+  waitpid(child(false), nullptr, 0);
+  const bool after = ok == before + 1;
+  printf("live: ok=%d enospc=%d other=%d after=%s\n", before, enospc, other,
+         after ? "ok" : "FAILED");
+  return other == 0 && after ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -330,9 +386,10 @@ int main(int argc, char** argv) {
   if (mode == "cookie") return Cookie();
   if (mode == "registrations" && argc == 4) return Registrations(atoi(argv[2]), atoi(argv[3]));
   if (mode == "namespaces" && argc == 3) return Namespaces(atoi(argv[2]));
+  if (mode == "live" && argc == 3) return Live(atoi(argv[2]));
   fprintf(stderr,
           "usage: %s watch MAX_FDS -- COMMAND... | cookie | registrations CHILDREN QUEUES |"
-          " namespaces N\n",
+          " namespaces N | live N\n",
           argv[0]);
   return 2;
 }
