@@ -797,49 +797,4 @@ void Sentry::HandleFstatfs(const TrappedCall& call, const SyscallEntry& e) {
   Reply(call, trace, SyscallResult::Ok());
 }
 
-// ---- mount guards ----
-
-// HandleMountGuard keeps the host's mqueue filesystem out of the sandbox. A new mqueue
-// superblock (mount(2) with type "mqueue", fsopen("mqueue")) would be the host kernel's
-// mqueue code, and the type string cannot be checked race-free: another thread of the
-// caller can rewrite it between our read and the kernel's. The flags can (they are in a
-// register), and with MS_REMOUNT, MS_BIND, a propagation flag or MS_MOVE mount(2) makes
-// no new superblock (do_mount_path()): such calls always go on. A call that makes one:
-//  - from a caller without CAP_SYS_ADMIN in the host's user namespace (every program of
-//    an unprivileged sandbox, and non-root programs of a root one) gets EPERM, whatever
-//    the type. Linux would let such a caller mount in a mount namespace its own user
-//    namespace owns, and so mount mqueue for an IPC namespace it owns: the path this
-//    closes;
-//  - from a caller with it (root in a root sandbox, who can reach the host kernel in many
-//    other ways) gets EPERM for "mqueue" and runs in the host kernel otherwise.
-void Sentry::HandleMountGuard(const TrappedCall& call, const SyscallEntry& e) {
-  const bool is_mount = e.call == MqCall::kMount;
-  const uint64_t type_ptr = Arg(call, e, is_mount ? 2 : 0);
-  const uint64_t flags = Arg(call, e, is_mount ? 3 : 1);
-  constexpr uint64_t kNoNewSuperblock =
-      MS_REMOUNT | MS_BIND | MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE | MS_MOVE;
-  if (is_mount && (flags & kNoNewSuperblock)) {
-    absl::StatusOr<bool> continued = platform_->Continue(call);
-    if (!continued.ok()) Fail(continued.status());
-    return;
-  }
-  std::string type;
-  const bool have_type =
-      type_ptr != 0 && platform_->memory().ReadName(call, type_ptr, &type) == 0;
-  std::string trace;
-  if (strace_.enabled()) {
-    trace = absl::StrCat(e.name, "(..., ", have_type ? QuotedString(type) : "...", ", ...)");
-  }
-  absl::StatusOr<CallerIdentity> id = ReadIdentity(call.tid, {.rlimit = false, .process = false});
-  if (!platform_->StillValid(call.id)) return;
-  if (!id.ok()) return Fail(id.status());
-  const bool host_admin = id->cred.HasCapabilityIn(kernel::Capability::kSysAdmin,
-                                                   *kernel::UserNamespace::Initial());
-  if (!host_admin || (have_type && type == "mqueue")) {
-    return Reply(call, trace, SyscallResult::Error(EPERM)), void();
-  }
-  absl::StatusOr<bool> continued = platform_->Continue(call);
-  if (!continued.ok()) Fail(continued.status());
-}
-
 }  // namespace mqsentry::sentry

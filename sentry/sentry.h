@@ -115,7 +115,8 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
   void HandleTimedReceive(const TrappedCall& call, const SyscallEntry& e);
   void HandleNotify(const TrappedCall& call, const SyscallEntry& e);
   void HandleGetSetAttr(const TrappedCall& call, const SyscallEntry& e);
-  // mount(2) / fsopen(2): refuse the mqueue filesystem type, let anything else through.
+  // mount(2) / fsopen(2): new superblocks are made by the supervisor from copied bytes
+  // (mount_handlers.cc); remounts, binds, moves and propagation changes continue.
   void HandleMountGuard(const TrappedCall& call, const SyscallEntry& e);
   // fcntl(F_GETFL) and fcntl(F_SETFL, O_DIRECT) of mq descriptors; others continue.
   void HandleFcntl(const TrappedCall& call, const SyscallEntry& e);

@@ -44,9 +44,16 @@ uint64_t Word(const char* s) {
 void Flip() {
   const uint64_t tmpfs = Word("tmpfs"), mqueue = Word("mqueue");
   auto* word = reinterpret_cast<uint64_t*>(g_type);
+  // Each name is held for a while: back-to-back stores leave the line mostly in its last
+  // state, and a reader would see "tmpfs" too rarely to prove anything.
+  auto hold = [] {
+    for (int i = 0; i < 64; ++i) __builtin_ia32_pause();
+  };
   while (!g_stop.load(std::memory_order_relaxed)) {
     __atomic_store_n(word, tmpfs, __ATOMIC_RELAXED);
+    hold();
     __atomic_store_n(word, mqueue, __ATOMIC_RELAXED);
+    hold();
   }
 }
 
