@@ -580,7 +580,10 @@ void Sentry::HandleNotify(const TrappedCall& call, const SyscallEntry& e) {
   ipc::Queue& queue = d->inode->queue();
   // Step 5.
   if (sev_ptr == 0) {
-    if (queue.UnregisterNotification(id->process)) mqfs_->Touch(*d->inode, /*modified=*/false);
+    if (queue.UnregisterNotification(id->process)) {
+      mqfs_->Touch(*d->inode, /*modified=*/false);
+      FlushDeliveries();  // a SIGEV_THREAD NOTIFY_REMOVED cookie: queued before the answer
+    }
     return Reply(call, trace, SyscallResult::Ok()), void();
   }
   // The owner's pid numbers, while it surely lives (NOTIFY_PID outlives it, spec §6.2),

@@ -824,6 +824,36 @@ TEST_F(MqNotify, RawSigevThreadCookieIsQueuedWhenTheSendReturns_Spec6_3) {
                      << " sends returned before the cookie was queued";
 }
 
+// §6.2: the NOTIFY_REMOVED cookie is queued by the unregistering call itself: it is on
+// the socket when mq_notify(fd, NULL) or close(2) returns.
+TEST_F(MqNotify, RawSigevThreadRemovedCookieIsQueuedWhenTheCallReturns_Spec6_2) {
+  ScopedFd nl(NetlinkSocket());
+  ASSERT_THAT(nl.get(), SyscallSucceeds());
+  TestQueue q(4, 16);
+  ASSERT_QUEUE_OK(q);
+  unsigned char cookie[32] = {};
+  const struct sigevent sev = ThreadEvent(nl.get(), cookie);
+  int late = 0;
+  for (int i = 0; i < kOrderingIterations; ++i) {
+    ASSERT_THAT(RawMqNotify(q.fd(), &sev), SyscallSucceeds());
+    if (i % 2 == 0) {
+      ASSERT_THAT(RawMqNotify(q.fd(), nullptr), SyscallSucceeds());
+    } else {
+      const int extra = dup(q.fd());
+      ASSERT_THAT(extra, SyscallSucceeds());
+      ASSERT_THAT(close(extra), SyscallSucceeds());
+    }
+    unsigned char buf[64];
+    if (recv(nl.get(), buf, sizeof(buf), MSG_DONTWAIT) != 32) {
+      ++late;
+      ASSERT_THAT(RecvCookie(nl.get(), buf, sizeof(buf)), SyscallSucceedsWithValue(32));
+    }
+    EXPECT_EQ(buf[31], 2);  // NOTIFY_REMOVED
+  }
+  EXPECT_EQ(late, 0) << late << " of " << kOrderingIterations
+                     << " unregistrations returned before the cookie was queued";
+}
+
 // §6.2: "Removing a SIGEV_THREAD registration sends the cookie with byte 31 =
 // NOTIFY_REMOVED (2) to the netlink socket. This happens for both NULL unregister and close."
 TEST_F(MqNotify, RawSigevThreadRemovalSendsNotifyRemoved_Spec6_2) {
