@@ -382,6 +382,8 @@ void ExtentsToProto(const std::vector<IdMapExtent>& extents,
   }
 }
 
+}  // namespace
+
 // Fails on fields this version does not know: dropping them would lose state silently.
 absl::Status CheckNoUnknownFields(absl::string_view path, const google::protobuf::Message& m) {
   const google::protobuf::UnknownFieldSet& unknown = m.GetReflection()->GetUnknownFields(m);
@@ -392,7 +394,7 @@ absl::Status CheckNoUnknownFields(absl::string_view path, const google::protobuf
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::vector<IdMapExtent>> ExtentsFromProto(
+static absl::StatusOr<std::vector<IdMapExtent>> ExtentsFromProto(
     absl::string_view path, const google::protobuf::RepeatedPtrField<pb::IdMapExtent>& in) {
   std::vector<IdMapExtent> out;
   out.reserve(static_cast<size_t>(in.size()));
@@ -447,6 +449,8 @@ absl::StatusOr<state::QueueState> QueueFromProto(const std::string& path, const 
   q.charge.bytes = p.charge().bytes();
   return q;
 }
+
+namespace {
 
 // The crc32c field: tag (15 << 3 | WIRETYPE_FIXED32), then 4 bytes.
 constexpr uint8_t kTrailerTag = 0x7d;
@@ -556,66 +560,83 @@ absl::Status ValidateSandboxState(const state::SandboxState& s) {
   return ValidateAccounting(s);
 }
 
+pb::UserNamespace UserNamespaceToProto(const state::UserNamespaceState& u) {
+  pb::UserNamespace p;
+  p.set_parent(u.parent);
+  p.set_owner_uid(u.owner_uid);
+  p.set_owner_gid(u.owner_gid);
+  p.set_rlimit_msgqueue(u.rlimit_msgqueue);
+  ExtentsToProto(u.uid_map, p.mutable_uid_map());
+  ExtentsToProto(u.gid_map, p.mutable_gid_map());
+  return p;
+}
+
+pb::IpcNamespace IpcNamespaceToProto(const state::IpcNamespaceState& ipc) {
+  pb::IpcNamespace p;
+  p.set_id(ipc.id);
+  p.set_owner_user_ns(ipc.owner_user_ns);
+  p.set_root_uid(ipc.root_uid);
+  p.set_root_gid(ipc.root_gid);
+  pb::Sysctls* sysctls = p.mutable_sysctls();  // present even when all zero
+  sysctls->set_queues_max(ipc.sysctls.queues_max);
+  sysctls->set_msg_max(ipc.sysctls.msg_max);
+  sysctls->set_msgsize_max(ipc.sysctls.msgsize_max);
+  sysctls->set_msg_default(ipc.sysctls.msg_default);
+  sysctls->set_msgsize_default(ipc.sysctls.msgsize_default);
+  return p;
+}
+
+pb::Queue QueueToProto(const state::QueueState& q) {
+  pb::Queue pq;
+  if (q.name.has_value()) pq.set_name(*q.name);
+  pq.set_id(q.id);
+  pq.set_uid(q.uid);
+  pq.set_gid(q.gid);
+  pq.set_mode(q.mode);
+  pq.set_maxmsg(q.maxmsg);
+  pq.set_msgsize(q.msgsize);
+  if (q.notification.has_value()) {
+    const state::NotificationState& n = *q.notification;
+    pb::Notification* pn = pq.mutable_notification();
+    pn->set_owner_process(n.owner_process);
+    pn->set_owner_host_tgid(n.owner_host_tgid);
+    pn->set_owner_user_ns(n.owner_user_ns);
+    pn->set_owner_exec_generation(n.owner_exec_generation);
+    pn->set_notify(n.notify);
+    pn->set_signo(n.signo);
+    pn->set_value(n.value);
+    pn->set_socket(n.socket);
+    pn->set_cookie(std::string(n.cookie.begin(), n.cookie.end()));
+  }
+  pb::Charge* charge = pq.mutable_charge();  // present even when all zero
+  charge->set_user_ns(q.charge.user_ns);
+  charge->set_ruid(q.charge.ruid);
+  charge->set_bytes(q.charge.bytes);
+  return pq;
+}
+
 pb::Checkpoint ToProto(const state::SandboxState& s) {
   pb::Checkpoint out;
   out.set_magic(kMagic);
   out.set_format_version(s.version);
   out.mutable_user_namespaces()->Reserve(static_cast<int>(s.user_namespaces.size()));
   for (const state::UserNamespaceState& u : s.user_namespaces) {
-    pb::UserNamespace* p = out.add_user_namespaces();
-    p->set_parent(u.parent);
-    p->set_owner_uid(u.owner_uid);
-    p->set_owner_gid(u.owner_gid);
-    p->set_rlimit_msgqueue(u.rlimit_msgqueue);
-    ExtentsToProto(u.uid_map, p->mutable_uid_map());
-    ExtentsToProto(u.gid_map, p->mutable_gid_map());
+    *out.add_user_namespaces() = UserNamespaceToProto(u);
   }
   out.mutable_ipc_namespaces()->Reserve(static_cast<int>(s.ipc_namespaces.size()));
   for (const state::IpcNamespaceState& ipc : s.ipc_namespaces) {
     pb::IpcNamespace* p = out.add_ipc_namespaces();
-    p->set_id(ipc.id);
-    p->set_owner_user_ns(ipc.owner_user_ns);
-    p->set_root_uid(ipc.root_uid);
-    p->set_root_gid(ipc.root_gid);
-    pb::Sysctls* sysctls = p->mutable_sysctls();  // present even when all zero
-    sysctls->set_queues_max(ipc.sysctls.queues_max);
-    sysctls->set_msg_max(ipc.sysctls.msg_max);
-    sysctls->set_msgsize_max(ipc.sysctls.msgsize_max);
-    sysctls->set_msg_default(ipc.sysctls.msg_default);
-    sysctls->set_msgsize_default(ipc.sysctls.msgsize_default);
+    *p = IpcNamespaceToProto(ipc);
     p->mutable_queues()->Reserve(static_cast<int>(ipc.queues.size()));
     for (const state::QueueState& q : ipc.queues) {
       pb::Queue* pq = p->add_queues();
-      if (q.name.has_value()) pq->set_name(*q.name);
-      pq->set_id(q.id);
-      pq->set_uid(q.uid);
-      pq->set_gid(q.gid);
-      pq->set_mode(q.mode);
-      pq->set_maxmsg(q.maxmsg);
-      pq->set_msgsize(q.msgsize);
+      *pq = QueueToProto(q);
       pq->mutable_messages()->Reserve(static_cast<int>(q.messages.size()));
       for (const state::MessageState& m : q.messages) {
         pb::Message* pm = pq->add_messages();
         pm->set_priority(m.priority);
         pm->set_payload(m.payload);
       }
-      if (q.notification.has_value()) {
-        const state::NotificationState& n = *q.notification;
-        pb::Notification* pn = pq->mutable_notification();
-        pn->set_owner_process(n.owner_process);
-        pn->set_owner_host_tgid(n.owner_host_tgid);
-        pn->set_owner_user_ns(n.owner_user_ns);
-        pn->set_owner_exec_generation(n.owner_exec_generation);
-        pn->set_notify(n.notify);
-        pn->set_signo(n.signo);
-        pn->set_value(n.value);
-        pn->set_socket(n.socket);
-        pn->set_cookie(std::string(n.cookie.begin(), n.cookie.end()));
-      }
-      pb::Charge* charge = pq->mutable_charge();  // present even when all zero
-      charge->set_user_ns(q.charge.user_ns);
-      charge->set_ruid(q.charge.ruid);
-      charge->set_bytes(q.charge.bytes);
     }
   }
   out.mutable_accounting()->Reserve(static_cast<int>(s.accounting.size()));
@@ -628,6 +649,48 @@ pb::Checkpoint ToProto(const state::SandboxState& s) {
   return out;
 }
 
+absl::StatusOr<state::UserNamespaceState> UserNamespaceFromProto(const std::string& path,
+                                                                 const pb::UserNamespace& pu) {
+  RETURN_IF_ERROR(CheckNoUnknownFields(path, pu));
+  state::UserNamespaceState u;
+  u.parent = pu.parent();
+  u.owner_uid = pu.owner_uid();
+  u.owner_gid = pu.owner_gid();
+  u.rlimit_msgqueue = pu.rlimit_msgqueue();
+  ASSIGN_OR_RETURN(u.uid_map, ExtentsFromProto(absl::StrCat(path, ".uid_map"), pu.uid_map()));
+  ASSIGN_OR_RETURN(u.gid_map, ExtentsFromProto(absl::StrCat(path, ".gid_map"), pu.gid_map()));
+  return u;
+}
+
+// The namespace without looking at its queues.
+static absl::StatusOr<state::IpcNamespaceState> IpcNamespaceHeadFromProto(
+    const std::string& path, const pb::IpcNamespace& pi) {
+  RETURN_IF_ERROR(CheckNoUnknownFields(path, pi));
+  state::IpcNamespaceState ipc;
+  ipc.id = pi.id();
+  ipc.owner_user_ns = pi.owner_user_ns();
+  ipc.root_uid = pi.root_uid();
+  ipc.root_gid = pi.root_gid();
+  if (!pi.has_sysctls()) return Invalid(path, "sysctls are missing");
+  const pb::Sysctls& ps = pi.sysctls();
+  RETURN_IF_ERROR(CheckNoUnknownFields(absl::StrCat(path, ".sysctls"), ps));
+  ipc.sysctls.queues_max = ps.queues_max();
+  ipc.sysctls.msg_max = ps.msg_max();
+  ipc.sysctls.msgsize_max = ps.msgsize_max();
+  ipc.sysctls.msg_default = ps.msg_default();
+  ipc.sysctls.msgsize_default = ps.msgsize_default();
+  return ipc;
+}
+
+absl::StatusOr<state::IpcNamespaceState> IpcNamespaceFromProto(const std::string& path,
+                                                               const pb::IpcNamespace& pi) {
+  if (pi.queues_size() != 0) {
+    return Invalid(path, pi.queues_size(),
+                   " queues inside the namespace record (queues have records of their own)");
+  }
+  return IpcNamespaceHeadFromProto(path, pi);
+}
+
 absl::StatusOr<state::SandboxState> FromProto(const pb::Checkpoint& p) {
   RETURN_IF_ERROR(CheckHeader(p));
   RETURN_IF_ERROR(CheckNoUnknownFields("checkpoint", p));
@@ -635,36 +698,16 @@ absl::StatusOr<state::SandboxState> FromProto(const pb::Checkpoint& p) {
   s.version = p.format_version();
   s.user_namespaces.reserve(static_cast<size_t>(p.user_namespaces_size()));
   for (int i = 0; i < p.user_namespaces_size(); ++i) {
-    const pb::UserNamespace& pu = p.user_namespaces(i);
-    const std::string path = UserNsPath(static_cast<size_t>(i));
-    RETURN_IF_ERROR(CheckNoUnknownFields(path, pu));
-    state::UserNamespaceState u;
-    u.parent = pu.parent();
-    u.owner_uid = pu.owner_uid();
-    u.owner_gid = pu.owner_gid();
-    u.rlimit_msgqueue = pu.rlimit_msgqueue();
-    ASSIGN_OR_RETURN(u.uid_map, ExtentsFromProto(absl::StrCat(path, ".uid_map"), pu.uid_map()));
-    ASSIGN_OR_RETURN(u.gid_map, ExtentsFromProto(absl::StrCat(path, ".gid_map"), pu.gid_map()));
+    ASSIGN_OR_RETURN(state::UserNamespaceState u,
+                     UserNamespaceFromProto(UserNsPath(static_cast<size_t>(i)),
+                                            p.user_namespaces(i)));
     s.user_namespaces.push_back(std::move(u));
   }
   s.ipc_namespaces.reserve(static_cast<size_t>(p.ipc_namespaces_size()));
   for (int n = 0; n < p.ipc_namespaces_size(); ++n) {
     const pb::IpcNamespace& pi = p.ipc_namespaces(n);
     const std::string path = IpcPath(static_cast<size_t>(n));
-    RETURN_IF_ERROR(CheckNoUnknownFields(path, pi));
-    state::IpcNamespaceState ipc;
-    ipc.id = pi.id();
-    ipc.owner_user_ns = pi.owner_user_ns();
-    ipc.root_uid = pi.root_uid();
-    ipc.root_gid = pi.root_gid();
-    if (!pi.has_sysctls()) return Invalid(path, "sysctls are missing");
-    const pb::Sysctls& ps = pi.sysctls();
-    RETURN_IF_ERROR(CheckNoUnknownFields(absl::StrCat(path, ".sysctls"), ps));
-    ipc.sysctls.queues_max = ps.queues_max();
-    ipc.sysctls.msg_max = ps.msg_max();
-    ipc.sysctls.msgsize_max = ps.msgsize_max();
-    ipc.sysctls.msg_default = ps.msg_default();
-    ipc.sysctls.msgsize_default = ps.msgsize_default();
+    ASSIGN_OR_RETURN(state::IpcNamespaceState ipc, IpcNamespaceHeadFromProto(path, pi));
     ipc.queues.reserve(static_cast<size_t>(pi.queues_size()));
     for (int q = 0; q < pi.queues_size(); ++q) {
       ASSIGN_OR_RETURN(
@@ -681,21 +724,6 @@ absl::StatusOr<state::SandboxState> FromProto(const pb::Checkpoint& p) {
     s.accounting.push_back(state::AccountingEntry{pe.user_ns(), pe.uid(), pe.bytes()});
   }
   return s;
-}
-
-uint32_t Crc32c(std::string_view data) {
-  static constexpr std::array<uint32_t, 256> kTable = [] {
-    std::array<uint32_t, 256> table{};
-    for (uint32_t i = 0; i < 256; ++i) {
-      uint32_t crc = i;
-      for (int bit = 0; bit < 8; ++bit) crc = (crc >> 1) ^ ((crc & 1) != 0 ? 0x82f63b78u : 0);
-      table[i] = crc;
-    }
-    return table;
-  }();
-  uint32_t crc = 0xffffffffu;
-  for (char c : data) crc = (crc >> 8) ^ kTable[(crc ^ static_cast<uint8_t>(c)) & 0xff];
-  return crc ^ 0xffffffffu;
 }
 
 absl::StatusOr<std::string> SerializeCheckpoint(pb::Checkpoint proto) {

@@ -1,5 +1,7 @@
-// The checkpoint codec: state::SandboxState <-> the bytes of a checkpoint.proto file, and
-// the validation of a SandboxState against Linux's limits and invariants. The decoder takes
+// The checkpoint codec: state::SandboxState <-> checkpoint.proto messages, and the
+// validation of a SandboxState against Linux's limits and invariants. Files are streams of
+// framed records (stream.h), built from the per-part conversions below; the whole-state
+// Checkpoint message (EncodeCheckpoint) remains for tools and tests of small states. The decoder takes
 // hostile input: it answers a state that passes ValidateSandboxState() or an
 // InvalidArgumentError naming the offending field, and never crashes or hangs. Memory grows
 // with the input's size only: no count, index or size field drives an allocation.
@@ -12,7 +14,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "ipc/checkpoint/checkpoint.pb.h"
+#include "ipc/checkpoint/crc32c.h"
 #include "ipc/state.h"
 
 namespace mqsentry::ipc::checkpoint {
@@ -62,9 +66,23 @@ absl::StatusOr<state::SandboxState> FromProto(const ::mqsentry::checkpoint::Chec
 // crc32c it holds). EncodeCheckpoint(s) is SerializeCheckpoint(ToProto(s)) once s is valid.
 absl::StatusOr<std::string> SerializeCheckpoint(::mqsentry::checkpoint::Checkpoint proto);
 
-// CRC-32C (Castagnoli polynomial, reflected, as in iSCSI and ext4): Crc32c("123456789") is
-// 0xe3069283.
-uint32_t Crc32c(std::string_view data);
+// One part of a state <-> its record payload, for the streamed file format (stream.h).
+// The FromProto halves check what FromProto() checks for the part (unknown fields,
+// missing sub-messages, cookie length); `path` names the part in errors.
+::mqsentry::checkpoint::UserNamespace UserNamespaceToProto(const state::UserNamespaceState& u);
+absl::StatusOr<state::UserNamespaceState> UserNamespaceFromProto(
+    const std::string& path, const ::mqsentry::checkpoint::UserNamespace& p);
+// Without its queues.
+::mqsentry::checkpoint::IpcNamespace IpcNamespaceToProto(const state::IpcNamespaceState& ipc);
+// Refuses a namespace that carries queues (they have records of their own).
+absl::StatusOr<state::IpcNamespaceState> IpcNamespaceFromProto(
+    const std::string& path, const ::mqsentry::checkpoint::IpcNamespace& p);
+// Without its messages.
+::mqsentry::checkpoint::Queue QueueToProto(const state::QueueState& q);
+absl::StatusOr<state::QueueState> QueueFromProto(const std::string& path,
+                                                 const ::mqsentry::checkpoint::Queue& p);
+// Fails on fields this version does not know: dropping them would lose state silently.
+absl::Status CheckNoUnknownFields(absl::string_view path, const google::protobuf::Message& m);
 
 // The RLIMIT_MSGQUEUE cost of a queue (spec §3.5), for maxmsg and msgsize already within
 // 1..HARD_MSGMAX and 1..HARD_MSGSIZEMAX (the result then fits easily in 64 bits).
