@@ -111,8 +111,22 @@ std::optional<FdInfo> Sentry::MqFdInfo(const TrappedCall& call, int fd) {
   // /proc/<tid>/fdinfo/<fd> names the open description's mount, inode and f_flags without
   // touching the file (sentry/fd_info_cache.h).
   std::optional<FdInfo> info = fd_info_.Read(call.tid, fd);
-  if (!info || !mqfs_->IdentifyMountInode(info->mnt_id, info->ino)) return std::nullopt;
+  if (!info || !IdentifyFd(call, fd, *info)) return std::nullopt;
   return info;
+}
+
+std::optional<std::pair<std::shared_ptr<ipc::QueueInode>, std::shared_ptr<ipc::IpcNamespace>>>
+Sentry::IdentifyFd(const TrappedCall& call, int fd, const FdInfo& info) {
+  auto found = mqfs_->IdentifyMountInode(info.mnt_id, info.ino);
+  if (found || !mqfs_->IsViewMount(info.mnt_id)) return found;
+  // A file opened through a program's mount of the mqueue filesystem: that mount's id
+  // may belong to another filesystem by now (the program unmounted it), so the file
+  // itself is looked at.
+  const int copy = platform_->GetFd(call.tid, fd);
+  if (copy < 0) return std::nullopt;
+  found = mqfs_->Identify(copy);
+  close(copy);
+  return found;
 }
 
 std::optional<Sentry::Descriptor> Sentry::ResolveFd(const TrappedCall& call, int fd, int* err) {
@@ -121,7 +135,7 @@ std::optional<Sentry::Descriptor> Sentry::ResolveFd(const TrappedCall& call, int
   std::optional<FdInfo> info = fd_info_.Read(call.tid, fd);  // see MqFdInfo
   if (!info) return std::nullopt;  // not open (or the caller is gone)
   const uint64_t flags = info->flags;
-  auto found = mqfs_->IdentifyMountInode(info->mnt_id, info->ino);
+  auto found = IdentifyFd(call, fd, *info);
   // O_PATH descriptors of a queue answer EBADF to every mq call (spec §3.3).
   if (!found || (flags & abi::kOPath)) return std::nullopt;
   *err = 0;

@@ -12,10 +12,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "kernel/capabilities.h"
+#include "kernel/user_namespace.h"
 #include "sentry/log.h"
 #include "sentry/mount_performer.h"
 #include "sentry/sentry.h"
@@ -66,6 +70,10 @@ int CopyMountData(TraceeMemory& memory, const TrappedCall& call, uint64_t addr,
 
 }  // namespace
 
+namespace {
+int MqueueOptionsError(const NewMountRequest& req);
+}  // namespace
+
 void Sentry::HandleMountGuard(const TrappedCall& call, const SyscallEntry& e) {
   const bool is_mount = e.call == MqCall::kMount;
   NewMountRequest req;
@@ -113,8 +121,13 @@ void Sentry::HandleMountGuard(const TrappedCall& call, const SyscallEntry& e) {
   }
   if (!platform_->StillValid(call.id)) return;
   const std::optional<std::string>& type = is_mount ? req.type : req.fs_name.value;
-  // The host's mqueue filesystem never reaches the sandbox.
-  if (type.has_value() && *type == "mqueue") return answer(EPERM);
+  // The host's mqueue filesystem never reaches the sandbox: mount(2) gets mqfs's view of
+  // the caller's namespace instead. fsopen("mqueue") is refused: its fs context would be
+  // the host's, on which every later fsconfig/fsmount call goes to the host kernel.
+  if (type.has_value() && *type == "mqueue") {
+    if (!is_mount) return answer(EPERM);
+    return MountMqueueView(call, std::move(req), trace);
+  }
 
   absl::StatusOr<MountCaller> caller = OpenMountCaller(call.tid);
   if (!platform_->StillValid(call.id)) return;
@@ -136,6 +149,77 @@ void Sentry::HandleMountGuard(const TrappedCall& call, const SyscallEntry& e) {
     strace_.Complete(pid, trace,
                      installed->has_value() ? **installed : SyscallResult::Error(EINTR));
   }
+}
+
+namespace {
+// mqueue's answer to the options of a new mount (spec §8.5): it takes no parameter, and
+// "source" only once (the source argument sets it first). EINVAL otherwise.
+int MqueueOptionsError(const NewMountRequest& req) {
+  int sources = req.source.has_value() ? 1 : 0;
+  if (!req.data.has_value()) return 0;
+  const std::string text(req.data->data(), strnlen(req.data->data(), req.data->size()));
+  for (absl::string_view option : absl::StrSplit(text, ',')) {
+    if (option.empty()) continue;
+    const absl::string_view key = option.substr(0, option.find('='));
+    if (key != "source" || ++sources > 1) return EINVAL;
+  }
+  return 0;
+}
+}  // namespace
+
+// mount(2) of type "mqueue": the supervisor's view of the IPC namespace the caller is in
+// (mqueue_init_fs_context() takes current's), moved onto the target by a helper that is
+// the caller. Linux's order: the target, may_mount() (the helper), the options, then
+// mount_capable(): CAP_SYS_ADMIN over the user namespace that owns the IPC namespace.
+void Sentry::MountMqueueView(const TrappedCall& call, NewMountRequest req,
+                             const std::string& trace) {
+  auto answer = [&](int err) { Reply(call, trace, SyscallResult::Error(err)); };
+  absl::StatusOr<CallerIdentity> id = ReadIdentity(call.tid, {.rlimit = false, .process = false});
+  if (!platform_->StillValid(call.id)) return;
+  if (!id.ok()) return Fail(id.status());
+  absl::StatusOr<std::shared_ptr<ipc::IpcNamespace>> ns = NamespaceOf(*id);
+  if (!ns.ok()) return Fail(ns.status());
+  if (*ns == nullptr) return answer(ENOMEM);  // past the bound of live namespaces
+  int deferred = MqueueOptionsError(req);
+  if (deferred == 0 &&
+      !id->cred.HasCapabilityIn(kernel::Capability::kSysAdmin, *(*ns)->owner_user_ns())) {
+    deferred = EPERM;
+  }
+  absl::StatusOr<int> tree = mqfs_->NewView(*ns);
+  if (!tree.ok()) {
+    MQ_LOG("mqsentry: mqueue mount for thread ", call.tid, ": ", tree.status().ToString());
+    return answer(ENOMEM);
+  }
+  UniqueFd tree_fd(*tree);
+  // The mount flags that apply to a mount (mqfs's own nosuid, nodev and noexec stay).
+  mount_attr attr{};
+  if (req.flags & MS_RDONLY) attr.attr_set |= MOUNT_ATTR_RDONLY;
+  if (req.flags & MS_NOATIME) {
+    attr.attr_set |= MOUNT_ATTR_NOATIME;
+  } else if (req.flags & MS_STRICTATIME) {
+    attr.attr_set |= MOUNT_ATTR_STRICTATIME;
+  }
+  if (req.flags & MS_NODIRATIME) attr.attr_set |= MOUNT_ATTR_NODIRATIME;
+  if (attr.attr_set & (MOUNT_ATTR_NOATIME | MOUNT_ATTR_STRICTATIME)) {
+    attr.attr_clr |= MOUNT_ATTR__ATIME;
+  }
+  if (attr.attr_set != 0 &&
+      syscall(SYS_mount_setattr, tree_fd.get(), "", AT_EMPTY_PATH, &attr, sizeof(attr)) != 0) {
+    MQ_LOG("mqsentry: mount_setattr of an mqueue view: ", std::strerror(errno));
+    return answer(ENOMEM);
+  }
+  req.kind = NewMountRequest::Kind::kAttachTree;
+  req.tree_fd = tree_fd.get();
+  req.deferred_errno = deferred;
+  absl::StatusOr<MountCaller> caller = OpenMountCaller(call.tid);
+  if (!platform_->StillValid(call.id)) return;
+  if (!caller.ok()) return Fail(caller.status());
+  absl::StatusOr<MountOutcome> outcome = PerformNewMount(*caller, req);
+  if (!outcome.ok()) {
+    MQ_LOG("mqsentry: mqueue mount for thread ", call.tid, ": ", outcome.status().ToString());
+    return answer(ENOMEM);
+  }
+  Reply(call, trace, outcome->err == 0 ? SyscallResult::Ok() : SyscallResult::Error(outcome->err));
 }
 
 }  // namespace mqsentry::sentry

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/capability.h>
+#include <linux/mount.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -243,6 +244,23 @@ struct HelperArgs {
   const char* fs_name;  // fsopen: the copied name, nullptr (EFAULT) or an over-long one
 };
 
+// mount(2)'s order for the tree: user_path_at() of the target (following a final
+// symlink), may_mount() (CAP_SYS_ADMIN over the mount namespace's owner: EPERM), then the
+// filesystem's checks, then the mount itself.
+void AttachTree(const HelperArgs& a) {
+  const int target = open(a.target, O_PATH | O_CLOEXEC);
+  if (target < 0) return Send(a.sock, kDone, errno, -1);
+  // A clone of the target's mount is refused exactly when may_mount() fails.
+  const long probe = syscall(SYS_open_tree, target, "",
+                             OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+  if (probe < 0 && errno == EPERM) return Send(a.sock, kDone, EPERM, -1);
+  if (probe >= 0) close(static_cast<int>(probe));
+  if (a.req->deferred_errno != 0) return Send(a.sock, kDone, a.req->deferred_errno, -1);
+  const long r = syscall(SYS_move_mount, a.req->tree_fd, "", target, "",
+                         MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+  Send(a.sock, kDone, r == 0 ? 0 : errno, -1);
+}
+
 [[noreturn]] void RunCaller(const HelperArgs& a) {
   const MountCaller& c = *a.caller;
   prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -254,6 +272,8 @@ struct HelperArgs {
   if (a.req->kind == NewMountRequest::Kind::kMount) {
     const long r = syscall(SYS_mount, a.source, a.target, a.type, a.req->flags, a.data);
     Send(a.sock, kDone, r == 0 ? 0 : errno, -1);
+  } else if (a.req->kind == NewMountRequest::Kind::kAttachTree) {
+    AttachTree(a);
   } else {
     const long fd = syscall(SYS_fsopen, a.fs_name, a.req->fsopen_flags);
     Send(a.sock, kDone, fd >= 0 ? 0 : errno, fd >= 0 ? static_cast<int>(fd) : -1);
@@ -327,10 +347,10 @@ absl::StatusOr<MountOutcome> PerformNewMount(const MountCaller& caller,
   UniqueFd mine(sv[0]);
   UniqueFd theirs(sv[1]);
 
-  std::array<int, 10> keep = {theirs.get(),        caller.proc_dir.get(), caller.user_ns.get(),
-                              caller.mnt_ns.get(),  caller.ipc_ns.get(),   caller.net_ns.get(),
-                              caller.cgroup_ns.get(), caller.pid_ns.get(), caller.root.get(),
-                              caller.cwd.get()};
+  std::array<int, 11> keep = {theirs.get(),          caller.proc_dir.get(), caller.user_ns.get(),
+                              caller.mnt_ns.get(),    caller.ipc_ns.get(),   caller.net_ns.get(),
+                              caller.cgroup_ns.get(), caller.pid_ns.get(),   caller.root.get(),
+                              caller.cwd.get(),       req.tree_fd};
   std::sort(keep.begin(), keep.end());
   // The page copy_mount_options() would have made: the kernel reads PAGE_SIZE bytes.
   std::vector<char> page;

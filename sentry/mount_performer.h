@@ -44,7 +44,11 @@ struct MountString {
 };
 
 struct NewMountRequest {
-  enum class Kind { kMount, kFsopen };
+  // kAttachTree: mount(2) of a filesystem the supervisor serves (a detached tree it made):
+  // the target is resolved and may_mount() checked as the caller, then `deferred_errno`
+  // (the filesystem's own checks, made by the supervisor) is the answer if set, else the
+  // tree is moved onto the target.
+  enum class Kind { kMount, kFsopen, kAttachTree };
   Kind kind = Kind::kMount;
   // mount(2): source, target, type, flags, data (one page, as copy_mount_options() reads
   // it; nullopt for a NULL pointer). Every copy already succeeded.
@@ -57,6 +61,9 @@ struct NewMountRequest {
   // kernel's permission and flag checks, so the errno is the one Linux gives), and flags.
   MountString fs_name;
   unsigned int fsopen_flags = 0;
+  // kAttachTree (target as for kMount).
+  int tree_fd = -1;
+  int deferred_errno = 0;
 };
 
 struct MountOutcome {

@@ -40,6 +40,8 @@
 
 namespace mqsentry::sentry {
 
+struct NewMountRequest;  // sentry/mount_performer.h
+
 // The pid of host thread `tid` as the sandbox sees it (for --strace).
 int32_t SandboxPid(int32_t tid);
 
@@ -80,6 +82,11 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
                int32_t tid) override;
   void OnRelease(const std::shared_ptr<ipc::QueueInode>& inode, ipc::IpcNamespace& ns) override;
   int32_t NotifyPidFor(int32_t reader_tid, int32_t owner_host_tgid) override;
+  // Through a program's mount of the mqueue filesystem (mqfs_view_hooks.cc).
+  Created OnCreate(const std::shared_ptr<ipc::IpcNamespace>& ns, int32_t tid,
+                   const std::string& name, mode_t mode, int flags) override;
+  int OnUnlink(const std::shared_ptr<ipc::IpcNamespace>& ns, int32_t tid,
+               const std::string& name) override;
 
  private:
   // A call parked on a queue's waiter list.
@@ -118,6 +125,9 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
   // mount(2) / fsopen(2): new superblocks are made by the supervisor from copied bytes
   // (mount_handlers.cc); remounts, binds, moves and propagation changes continue.
   void HandleMountGuard(const TrappedCall& call, const SyscallEntry& e);
+  // mount(2) of type "mqueue": mqfs's view of the caller's IPC namespace.
+  void MountMqueueView(const TrappedCall& call, NewMountRequest req,
+                       const std::string& trace);
   // fcntl(F_GETFL) and fcntl(F_SETFL, O_DIRECT) of mq descriptors; others continue.
   void HandleFcntl(const TrappedCall& call, const SyscallEntry& e);
   // fstatfs(2) of mq descriptors; others continue.
@@ -146,6 +156,9 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
   // What fdinfo shows of descriptor `fd` of the caller if it is one of mqfs's queue files
   // (O_PATH included), else nullopt.
   std::optional<FdInfo> MqFdInfo(const TrappedCall& call, int fd);
+  // The queue behind descriptor `fd` of the caller, whose fdinfo is `info`, if it is one.
+  std::optional<std::pair<std::shared_ptr<ipc::QueueInode>, std::shared_ptr<ipc::IpcNamespace>>>
+  IdentifyFd(const TrappedCall& call, int fd, const FdInfo& info);
   // Reads an absolute timeout: EFAULT / EINVAL, or the deadline (spec §5.1 step 1).
   int ReadDeadline(const TrappedCall& call, const SyscallEntry& e, uint64_t addr,
                    kernel::Deadline* out);

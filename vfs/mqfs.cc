@@ -137,10 +137,18 @@ struct stat RootStat() {
   return st;
 }
 
-// A namespace's directory: like the root.
-struct stat DirStat(uint64_t ino) {
+// A namespace's directory is the root of its mqueue superblock (spec §8.5, §9.1): 01777,
+// owned by the namespace's creator, st_size 40 + 20 per queue. (The directory of unlinked
+// queues, and one whose namespace is gone, look like mqfs's root.)
+struct stat DirStat(uint64_t ino, const ipc::IpcNamespace* ns) {
   struct stat st = RootStat();
   st.st_ino = ino;
+  if (ns != nullptr) {
+    st.st_mode = S_IFDIR | 01777;
+    st.st_uid = ns->root_uid().value();
+    st.st_gid = ns->root_gid().value();
+    st.st_size = 40 + 20 * static_cast<off_t>(ns->Names().size());
+  }
   return st;
 }
 
@@ -171,10 +179,18 @@ class Mqfs::Ops {
   // its index; in it, a name is the queue the looking-up thread is opening (Mqfs::Open
   // expects it: even an unlinked one, or one whose name a new queue took meanwhile), else
   // the queue linked under that name.
+  //
+  // A program reaches a namespace's directory only through a mount of it (NewView), where
+  // it looks up the linked queues.
   static void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
     Mqfs& fs = Self(req);
-    if (!CallerIsThisProcess(CallerTid(req))) {
+    const bool supervisor = CallerIsThisProcess(CallerTid(req));
+    if (!supervisor && !IsNamespaceDir(fs, parent)) {
       fuse_reply_err(req, ENOENT);
+      return;
+    }
+    if (!supervisor && std::strlen(name) > kNameMax) {
+      fuse_reply_err(req, ENAMETOOLONG);
       return;
     }
     fuse_entry_param entry{};
@@ -186,7 +202,7 @@ class Mqfs::Ops {
         return;
       }
       entry.ino = kDirInoBase + *index;
-      entry.attr = DirStat(entry.ino);
+      entry.attr = DirStat(entry.ino, fs.table_.NamespaceOfDir(entry.ino).get());
       entry.attr.st_atim = entry.attr.st_mtim = entry.attr.st_ctim = fs.mount_time_;
       entry.attr_timeout = kEntryTimeout;
       entry.entry_timeout = kEntryTimeout;
@@ -226,14 +242,25 @@ class Mqfs::Ops {
     // again (Mqfs::Open). The attributes are cached just long enough for the permission
     // check of that open, which then invalidates them, so that every later stat asks
     // again (times and links change in the model, not through FUSE).
-    entry.attr_timeout = kLookupAttrTimeout;
+    // A program's stat must see what the model says now.
+    entry.attr_timeout = supervisor ? kLookupAttrTimeout : 0;
     entry.entry_timeout = kEntryTimeout;
     fuse_reply_entry(req, &entry);
   }
 
+  // A namespace's directory (not the root, not the directory of unlinked queues) that a
+  // program has mounted (NewView). The others stay the supervisor's alone, whatever path
+  // or decoded handle reaches them.
+  static bool IsNamespaceDir(Mqfs& fs, fuse_ino_t ino) {
+    if (ino == kRootIno || ino == kUnlinkedDirIno || !fs.table_.IsDir(ino)) return false;
+    absl::MutexLock lock(&fs.views_mu_);
+    return fs.viewed_dirs_.contains(ino);
+  }
+
   static void GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     if (ino == kRootIno || Self(req).table_.IsDir(ino)) {
-      struct stat st = ino == kRootIno ? RootStat() : DirStat(ino);
+      struct stat st =
+          ino == kRootIno ? RootStat() : DirStat(ino, Self(req).table_.NamespaceOfDir(ino).get());
       st.st_atim = st.st_mtim = st.st_ctim = Self(req).mount_time_;
       // The root never changes: no GETATTR for every path walk of Mqfs::Open.
       fuse_reply_attr(req, &st, kEntryTimeout);
@@ -418,9 +445,10 @@ class Mqfs::Ops {
     fuse_reply_err(req, EINVAL);
   }
 
-  // Only the supervisor lists directories (see CallerIsThisProcess).
+  // Only the supervisor lists the root (see CallerIsThisProcess); a program lists the
+  // namespace directory it mounted.
   static void OpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-    if (!CallerIsThisProcess(CallerTid(req))) {
+    if (!IsNamespaceDir(Self(req), ino) && !CallerIsThisProcess(CallerTid(req))) {
       fuse_reply_err(req, EACCES);
       return;
     }
@@ -505,8 +533,66 @@ class Mqfs::Ops {
   static void Link(fuse_req_t req, fuse_ino_t, fuse_ino_t, const char*) {
     fuse_reply_err(req, EPERM);
   }
-  static void Create(fuse_req_t req, fuse_ino_t, const char*, mode_t, fuse_file_info*) {
-    fuse_reply_err(req, EPERM);
+  // open(O_CREAT) of a new name in a mounted namespace directory: mq_open's creation
+  // (spec §8.5), by the sentry. The description it counts is this open's.
+  static void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
+                     fuse_file_info* fi) {
+    Mqfs& fs = Self(req);
+    if (!IsNamespaceDir(fs, parent)) {
+      fuse_reply_err(req, EPERM);
+      return;
+    }
+    // Spec §9.3: a mount of a namespace that is gone refuses new files.
+    const std::shared_ptr<ipc::IpcNamespace> ns = fs.table_.NamespaceOfDir(parent);
+    if (ns == nullptr || ns->dead()) {
+      fuse_reply_err(req, EACCES);
+      return;
+    }
+    const MqfsHooks::Created created =
+        fs.hooks_->OnCreate(ns, CallerTid(req), name, mode & 07777, fi->flags);
+    if (created.err != 0) {
+      fuse_reply_err(req, created.err);
+      return;
+    }
+    const uint64_t ino = InoForQueue(created.inode->id());
+    const std::optional<QueueNode> node = fs.table_.Find(ino);
+    if (!node.has_value()) {
+      ns->ReleaseDescription(created.inode);
+      fuse_reply_err(req, ENOENT);
+      return;
+    }
+    fuse_entry_param entry{};
+    entry.ino = ino;
+    entry.generation = node->generation;
+    entry.attr = QueueStat(*node);
+    entry.attr_timeout = 0;
+    entry.entry_timeout = kEntryTimeout;
+    const uint64_t fh =
+        fs.table_.AddFile(OpenFile{ino, node->inode, node->ns, /*large_file=*/true});
+    fi->fh = fh;
+    fi->direct_io = 1;
+    fi->keep_cache = 0;
+    fi->nonseekable = 0;
+    fi->noflush = 0;
+    if (fuse_reply_create(req, &entry, fi) != 0) {
+      fs.table_.RemoveFile(fh);
+      ns->ReleaseDescription(created.inode);
+    }
+  }
+
+  // unlink(2) in a mounted namespace directory: mq_unlink (spec §8.5). The kernel has
+  // checked the directory's write and sticky rules against the attributes we gave it.
+  static void Unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
+    Mqfs& fs = Self(req);
+    const std::shared_ptr<ipc::IpcNamespace> ns =
+        IsNamespaceDir(fs, parent) ? fs.table_.NamespaceOfDir(parent) : nullptr;
+    if (ns == nullptr) {
+      fuse_reply_err(req, EPERM);
+      return;
+    }
+    const int err = fs.hooks_->OnUnlink(ns, CallerTid(req), name);
+    if (err == 0) fs.DirChanged(parent);
+    fuse_reply_err(req, err);
   }
 
   static fuse_lowlevel_ops MakeOps() {
@@ -527,7 +613,7 @@ class Mqfs::Ops {
     ops.statfs = StatFs;
     ops.mknod = Mknod;
     ops.mkdir = Mkdir;
-    ops.unlink = Remove;
+    ops.unlink = Unlink;
     ops.rmdir = Remove;
     ops.symlink = Symlink;
     ops.rename = Rename;
@@ -718,7 +804,46 @@ void Mqfs::AddQueue(std::shared_ptr<ipc::QueueInode> inode, std::shared_ptr<ipc:
   std::string name = ns->name(*inode);
   // A name is never empty (spec §3.2); one restored without a name gets a placeholder.
   if (name.empty()) name = absl::StrCat("#", inode->id());
+  const ipc::IpcNamespace* ns_ptr = ns.get();
   table_.AddQueue(std::move(inode), std::move(ns), std::move(name), Now(), RandomGeneration());
+  if (const std::optional<uint64_t> dir = table_.DirOf(ns_ptr)) DirChanged(*dir);
+}
+
+void Mqfs::DirChanged(uint64_t dir) {
+  {
+    absl::MutexLock lock(&views_mu_);
+    if (!viewed_dirs_.contains(dir)) return;
+  }
+  InvalidateAttributes(dir);
+}
+
+absl::StatusOr<int> Mqfs::NewView(const std::shared_ptr<ipc::IpcNamespace>& ns) {
+  const uint64_t dir = table_.DirFor(ns);
+  const std::string dir_path = absl::StrCat(mountpoint_, "/", dir - kDirInoBase);
+  const int fd = static_cast<int>(
+      syscall(SYS_open_tree, AT_FDCWD, dir_path.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+  if (fd < 0) return ErrnoStatus(errno, absl::StrCat("mqfs: open_tree ", dir_path));
+  struct statx stx {};
+  if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_MNT_ID, &stx) != 0 ||
+      !(stx.stx_mask & STATX_MNT_ID)) {
+    const int err = errno;
+    close(fd);
+    return ErrnoStatus(err, absl::StrCat("mqfs: mount id of a view of ", dir_path));
+  }
+  bool first = false;
+  {
+    absl::MutexLock lock(&views_mu_);
+    program_view_ids_.insert(stx.stx_mnt_id);
+    first = viewed_dirs_.insert(dir).second;
+  }
+  // Attributes cached before the directory was viewed may not follow its entries.
+  if (first) InvalidateAttributes(dir);
+  return fd;
+}
+
+bool Mqfs::IsViewMount(uint64_t mount_id) const {
+  absl::MutexLock lock(&views_mu_);
+  return program_view_ids_.contains(mount_id);
 }
 
 void Mqfs::QueueUnlinked(const ipc::IpcNamespace& ns, const std::string& name) {
@@ -730,6 +855,7 @@ void Mqfs::QueueUnlinked(const ipc::IpcNamespace& ns, const std::string& name) {
   stale.dir = *dir;
   stale.name = name;
   NotifyDeleted(stale);
+  DirChanged(*dir);
 }
 
 void Mqfs::ForgetNamespace(const ipc::IpcNamespace& ns) {

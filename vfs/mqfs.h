@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -33,6 +34,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "ipc/ipc_namespace.h"
@@ -59,6 +61,24 @@ class MqfsHooks {
   // NOTIFY_PID for the status line: the notification owner's pid (owner_host_tgid,
   // supervisor's view) as seen by the reading thread reader_tid; 0 if invisible.
   virtual int32_t NotifyPidFor(int32_t reader_tid, int32_t owner_host_tgid) = 0;
+
+  // Through a program's mount of a namespace's directory (Mqfs::NewView, spec §8.5):
+  // open(O_CREAT) of a name not found there, by thread `tid`, creates the queue as mq_open
+  // would (`flags`: open(2)'s; `mode` already masked by the kernel) and adds it to mqfs.
+  // The queue's inode with one description counted for the open, or an errno.
+  struct Created {
+    int err = 0;
+    std::shared_ptr<ipc::QueueInode> inode;
+  };
+  virtual Created OnCreate(const std::shared_ptr<ipc::IpcNamespace>& ns, int32_t tid,
+                           const std::string& name, mode_t mode, int flags) {
+    return Created{EPERM, nullptr};
+  }
+  // unlink(2) of a name there: mq_unlink by `tid`. 0 or an errno.
+  virtual int OnUnlink(const std::shared_ptr<ipc::IpcNamespace>& ns, int32_t tid,
+                       const std::string& name) {
+    return EPERM;
+  }
 };
 
 class Mqfs {
@@ -124,6 +144,16 @@ class Mqfs {
   // Trees (one supervisor descriptor each) beyond this many are not made: such files are
   // opened through the mount itself (the fd link then shows the supervisor's path).
   static constexpr size_t kMaxTrees = 4096;
+
+  // A new detached mount of namespace `ns`'s directory (made if it has none), for a
+  // program's mount of the mqueue filesystem (spec §8.5): names are its queues, looked up,
+  // listed, created and removed by the program's threads. The open_tree descriptor, the
+  // caller's to move into place. Not from an mqfs thread.
+  absl::StatusOr<int> NewView(const std::shared_ptr<ipc::IpcNamespace>& ns);
+  // Whether `mount_id` is, or was, one of the views NewView made: a descriptor on such a
+  // mount must be checked with Identify() (a view's mount id is reused once the program
+  // unmounts it).
+  bool IsViewMount(uint64_t mount_id) const;
 
   // An mq call on `inode` succeeded: atime and ctime become now, and mtime too if it
   // sent or received a message (spec §8.3 "Timestamps"). Whole seconds, as mqueue keeps.
@@ -204,6 +234,11 @@ class Mqfs {
   absl::flat_hash_map<std::pair<uint64_t, int>, TreeMount> trees_ ABSL_GUARDED_BY(views_mu_);
   size_t extra_trees_ ABSL_GUARDED_BY(views_mu_) = 0;
   absl::flat_hash_map<uint64_t, int> views_by_mount_id_ ABSL_GUARDED_BY(views_mu_);
+  // Mount ids NewView handed out, and the directories they show (their attributes are
+  // invalidated when their entries change, so that a program's stat sees st_size move).
+  absl::flat_hash_set<uint64_t> program_view_ids_ ABSL_GUARDED_BY(views_mu_);
+  absl::flat_hash_set<uint64_t> viewed_dirs_ ABSL_GUARDED_BY(views_mu_);
+  void DirChanged(uint64_t dir) ABSL_LOCKS_EXCLUDED(views_mu_);
   // Request threads between waking for a request and having answered it.
   std::atomic<int> busy_threads_{0};
 

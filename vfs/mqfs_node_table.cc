@@ -19,9 +19,7 @@ void NodeTable::AddQueue(std::shared_ptr<ipc::QueueInode> inode,
                          uint32_t generation) {
   absl::MutexLock lock(&mu_);
   const uint64_t ino = InoForQueue(inode->id());
-  auto [dir_it, new_dir] = dir_of_ns_.try_emplace(ns.get(), next_dir_);
-  if (new_dir) ++next_dir_;
-  const uint64_t dir = dir_it->second;
+  const uint64_t dir = DirForLocked(ns);
   const ipc::Queue* queue = &inode->queue();
   auto [it, inserted] = entries_.try_emplace(ino);
   Entry& entry = it->second;
@@ -66,6 +64,24 @@ std::optional<uint64_t> NodeTable::DirOf(const ipc::IpcNamespace* ns) const {
   auto it = dir_of_ns_.find(ns);
   if (it == dir_of_ns_.end()) return std::nullopt;
   return it->second;
+}
+
+uint64_t NodeTable::DirForLocked(const std::shared_ptr<ipc::IpcNamespace>& ns) {
+  auto [it, added] = dir_of_ns_.try_emplace(ns.get(), next_dir_);
+  if (added) ++next_dir_;
+  ns_of_dir_[it->second] = ns;
+  return it->second;
+}
+
+uint64_t NodeTable::DirFor(const std::shared_ptr<ipc::IpcNamespace>& ns) {
+  absl::MutexLock lock(&mu_);
+  return DirForLocked(ns);
+}
+
+std::shared_ptr<ipc::IpcNamespace> NodeTable::NamespaceOfDir(uint64_t dir) const {
+  absl::MutexLock lock(&mu_);
+  auto it = ns_of_dir_.find(dir);
+  return it == ns_of_dir_.end() ? nullptr : it->second.lock();
 }
 
 std::optional<uint64_t> NodeTable::ForgetNamespace(const ipc::IpcNamespace* ns) {

@@ -103,6 +103,10 @@ class NodeTable {
                 std::string name, timespec now, uint32_t generation = 0);
   // The directory of namespace `ns`, if it has one.
   std::optional<uint64_t> DirOf(const ipc::IpcNamespace* ns) const;
+  // The directory of namespace `ns`, made if it has none yet (a mount of an empty one).
+  uint64_t DirFor(const std::shared_ptr<ipc::IpcNamespace>& ns);
+  // The namespace whose directory `dir` is (or was, for a dead one); nullptr if none.
+  std::shared_ptr<ipc::IpcNamespace> NamespaceOfDir(uint64_t dir) const;
   // Namespace `ns` is gone: its directory (returned, if any) stays with the queues in it
   // but is no longer `ns`'s, so that another namespace at its address gets a new one.
   std::optional<uint64_t> ForgetNamespace(const ipc::IpcNamespace* ns);
@@ -165,6 +169,8 @@ class NodeTable {
     PollHandle poll_handle;
   };
 
+  uint64_t DirForLocked(const std::shared_ptr<ipc::IpcNamespace>& ns)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Removes entries whose queue was destroyed and which have no open description.
   void SweepLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EraseEntryLocked(uint64_t ino) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -185,6 +191,8 @@ class NodeTable {
   // namespace then simply takes over.
   absl::flat_hash_map<const ipc::IpcNamespace*, uint64_t> dir_of_ns_ ABSL_GUARDED_BY(mu_);
   uint64_t next_dir_ ABSL_GUARDED_BY(mu_) = kDirInoBase + 1;
+  // The other way round; weak, so that an empty directory does not keep a namespace.
+  absl::flat_hash_map<uint64_t, std::weak_ptr<ipc::IpcNamespace>> ns_of_dir_ ABSL_GUARDED_BY(mu_);
   // (dir, name) -> inode numbers: one linked queue at most, and unlinked ones still open.
   absl::flat_hash_map<std::pair<uint64_t, std::string>, absl::flat_hash_set<uint64_t>> by_name_
       ABSL_GUARDED_BY(mu_);

@@ -890,8 +890,12 @@ TEST_F(MqfsTest, LookupAndReaddirUseNamespaceDirectoriesAndQueueNames) {
   ASSERT_EQ(stat(dir_.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode, S_IFDIR | 0555u);
   EXPECT_EQ(st.st_ino, kRootIno);
+  // A namespace's directory is its mqueue root (spec §8.5): 01777, its creator's, 40 + 20
+  // per queue.
   ASSERT_EQ(stat(ns_dir.c_str(), &st), 0);
-  EXPECT_EQ(st.st_mode, S_IFDIR | 0555u);
+  EXPECT_EQ(st.st_mode, S_IFDIR | 01777u);
+  EXPECT_EQ(st.st_uid, ns_->root_uid().value());
+  EXPECT_EQ(st.st_size, 40 + 20 * static_cast<off_t>(ns_->Names().size()));
 
   auto list = [](const std::string& path) {
     std::set<std::string> names;
@@ -1087,6 +1091,44 @@ TEST_F(MqfsTest, OtherProcessesFindNothingAndForgedHandlesDoNotDecode) {
     EXPECT_EQ(open_by_handle_at(fd, &h.fh, O_RDONLY | O_CLOEXEC), -1);
     EXPECT_EQ(errno, ESTALE);
   }
+  close(fd);
+  ASSERT_TRUE(hooks_.WaitForReleases(1));
+  ASSERT_TRUE(ns_->Unlink(Root(), "q").ok());
+}
+
+// A view (what a program's `mount -t mqueue` gets) lets other processes list and look up
+// the namespace's queues through it, and only that namespace's.
+TEST_F(MqfsTest, ViewShowsItsNamespaceToOtherProcesses) {
+  std::shared_ptr<ipc::QueueInode> inode;
+  const int fd = CreateAndOpen("q", &inode);
+  ASSERT_GE(fd, 0);
+  absl::StatusOr<int> view = mqfs_->NewView(ns_);
+  ASSERT_TRUE(view.ok()) << view.status();
+  struct statx stx {};
+  ASSERT_EQ(statx(*view, "", AT_EMPTY_PATH, STATX_MNT_ID, &stx), 0);
+  EXPECT_TRUE(mqfs_->IsViewMount(stx.stx_mnt_id));
+  EXPECT_FALSE(mqfs_->IsViewMount(mqfs_->mount_id()));
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    struct stat st {};
+    const bool found = fstatat(*view, "q", &st, 0) == 0 && st.st_ino == InoForQueue(inode->id());
+    const bool no_other = fstatat(*view, "r", &st, 0) == -1 && errno == ENOENT;
+    const int dfd = openat(*view, ".", O_RDONLY | O_DIRECTORY);
+    DIR* d = dfd >= 0 ? fdopendir(dfd) : nullptr;
+    std::set<std::string> names;
+    while (d != nullptr) {
+      dirent* e = readdir(d);
+      if (e == nullptr) break;
+      names.insert(e->d_name);
+    }
+    const bool listed = names == std::set<std::string>{".", "..", "q"};
+    _exit(found && no_other && listed ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  close(*view);
   close(fd);
   ASSERT_TRUE(hooks_.WaitForReleases(1));
   ASSERT_TRUE(ns_->Unlink(Root(), "q").ok());

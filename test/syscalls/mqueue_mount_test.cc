@@ -1,0 +1,332 @@
+// Conformance tests for the mqueue filesystem through a mount (spec §8.5, §9.1): what
+// `mount -t mqueue` shows and allows. Each test runs in a child that makes user, mount and
+// IPC namespaces of its own (uid and gid 0 mapped to its own), where Linux lets anyone
+// mount mqueue: CAP_SYS_ADMIN over the user namespace owning the IPC namespace.
+#include <dirent.h>
+#include <fcntl.h>
+#include <mqueue.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/time.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <set>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "test/util/mq_test_util.h"
+
+namespace mqsentry::testing {
+namespace {
+
+bool WriteText(const std::string& path, const std::string& text) {
+  const int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  close(fd);
+  return ok;
+}
+
+bool EnterOwnNamespaces(int flags) {
+  const uid_t uid = geteuid();
+  const gid_t gid = getegid();
+  if (unshare(CLONE_NEWUSER | flags) != 0) return false;
+  return WriteText("/proc/self/setgroups", "deny") &&
+         WriteText("/proc/self/uid_map", "0 " + std::to_string(uid) + " 1") &&
+         WriteText("/proc/self/gid_map", "0 " + std::to_string(gid) + " 1");
+}
+
+class ScratchDir {
+ public:
+  ScratchDir() {
+    char tmpl[] = "/tmp/mq-mqueue-mount-XXXXXX";
+    if (mkdtemp(tmpl) != nullptr) path_ = tmpl;
+  }
+  ~ScratchDir() {
+    if (!path_.empty()) rmdir(path_.c_str());
+  }
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// Names in a directory (without . and ..) and whether . and .. were there as DT_DIR and
+// every other entry DT_REG.
+std::set<std::string> List(const std::string& dir, bool* types_ok) {
+  std::set<std::string> names;
+  *types_ok = true;
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) {
+    *types_ok = false;
+    return names;
+  }
+  int dots = 0;
+  while (dirent* e = readdir(d)) {
+    const std::string name = e->d_name;
+    if (name == "." || name == "..") {
+      ++dots;
+      if (e->d_type != DT_DIR) *types_ok = false;
+      continue;
+    }
+    if (e->d_type != DT_REG) *types_ok = false;
+    names.insert(name);
+  }
+  closedir(d);
+  if (dots != 2) *types_ok = false;
+  return names;
+}
+
+// Small queues: RLIMIT_MSGQUEUE is counted per user across namespaces, and other tests of
+// the same user may run meanwhile.
+const mq_attr kSmall = {0, 2, 64, 0, {}};
+
+int MountMqueue(const std::string& dir) { return mount("none", dir.c_str(), "mqueue", 0, nullptr); }
+
+// §8.5: the mount shows the queues of the mounting task's IPC namespace: readdir, and
+// stat of the root and of a queue.
+TEST(MqMqueueMount, ListsAndStatsQueues_Spec8_5) {
+  ScratchDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  EXPECT_CHILD_OK(RunInChild([&]() -> int {
+    CHILD_CHECK(EnterOwnNamespaces(CLONE_NEWNS | CLONE_NEWIPC));
+    const std::string name = UniqueName();
+    const int q = RawMqOpen(name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0640, &kSmall);
+    CHILD_CHECK_OK(q);
+    CHILD_CHECK_OK(MountMqueue(dir.path()));
+    bool types_ok = false;
+    CHILD_CHECK(List(dir.path(), &types_ok) == std::set<std::string>{name});
+    CHILD_CHECK(types_ok);
+    struct stat st;
+    CHILD_CHECK_OK(stat(dir.path().c_str(), &st));
+    CHILD_CHECK_EQ(st.st_mode, static_cast<mode_t>(S_IFDIR | 01777));
+    CHILD_CHECK_EQ(st.st_uid, 0u);
+    CHILD_CHECK_EQ(st.st_gid, 0u);
+    CHILD_CHECK_EQ(st.st_size, 60);  // 40 + 20 per queue
+    CHILD_CHECK_OK(stat((dir / name).c_str(), &st));
+    CHILD_CHECK_EQ(st.st_mode, static_cast<mode_t>(S_IFREG | 0640));
+    CHILD_CHECK_EQ(st.st_uid, 0u);
+    CHILD_CHECK_EQ(st.st_gid, 0u);
+    CHILD_CHECK_EQ(st.st_size, 80);
+    CHILD_CHECK_EQ(st.st_nlink, 1u);
+    CHILD_CHECK_EQ(st.st_blksize, 4096);
+    // A queue made after the mount appears in it, and the size follows.
+    const std::string second = UniqueName();
+    CHILD_CHECK_OK(RawMqOpen(second.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600, &kSmall));
+    CHILD_CHECK((List(dir.path(), &types_ok) == std::set<std::string>{name, second}));
+    CHILD_CHECK_OK(stat(dir.path().c_str(), &st));
+    CHILD_CHECK_EQ(st.st_size, 80);
+    // mq_unlink removes it from the mount.
+    CHILD_CHECK_OK(RawMqUnlink(second.c_str()));
+    CHILD_CHECK(List(dir.path(), &types_ok) == std::set<std::string>{name});
+    CHILD_CHECK_ERRNO(stat((dir / second).c_str(), &st), ENOENT);
+    return 0;
+  }));
+}
+
+// §8.5: a second mount shows the same queues; one made in a child IPC namespace shows the
+// child's; umount works.
+TEST(MqMqueueMount, MountsFollowTheIpcNamespace_Spec8_5) {
+  ScratchDir first, second, child;
+  ASSERT_FALSE(first.path().empty() || second.path().empty() || child.path().empty());
+  EXPECT_CHILD_OK(RunInChild([&]() -> int {
+    CHILD_CHECK(EnterOwnNamespaces(CLONE_NEWNS | CLONE_NEWIPC));
+    const std::string name = UniqueName();
+    CHILD_CHECK_OK(RawMqOpen(name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600, &kSmall));
+    CHILD_CHECK_OK(MountMqueue(first.path()));
+    CHILD_CHECK_OK(MountMqueue(second.path()));
+    bool types_ok;
+    CHILD_CHECK(List(second.path(), &types_ok) == std::set<std::string>{name});
+    CHILD_CHECK_OK(unshare(CLONE_NEWIPC));
+    const std::string child_name = UniqueName();
+    CHILD_CHECK_OK(RawMqOpen(child_name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600, &kSmall));
+    CHILD_CHECK_OK(MountMqueue(child.path()));
+    CHILD_CHECK(List(child.path(), &types_ok) == std::set<std::string>{child_name});
+    CHILD_CHECK(List(first.path(), &types_ok) == std::set<std::string>{name});
+    CHILD_CHECK_OK(umount2(second.path().c_str(), 0));
+    CHILD_CHECK(List(second.path(), &types_ok).empty());
+    CHILD_CHECK_OK(umount2(child.path().c_str(), 0));
+    CHILD_CHECK_OK(umount2(first.path().c_str(), 0));
+    return 0;
+  }));
+}
+
+// §8.5: open(2) of a queue file gives a descriptor that works with the mq calls, poll and
+// notify, and whose read() is the status line; umount while it is open: EBUSY.
+TEST(MqMqueueMount, OpenGivesAWorkingMqDescriptor_Spec8_5) {
+  ScratchDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  EXPECT_CHILD_OK(RunInChild([&]() -> int {
+    CHILD_CHECK(EnterOwnNamespaces(CLONE_NEWNS | CLONE_NEWIPC));
+    const std::string name = UniqueName();
+    const int q = RawMqOpen(name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600, &kSmall);
+    CHILD_CHECK_OK(q);
+    CHILD_CHECK_OK(MountMqueue(dir.path()));
+    const int fd = open((dir / name).c_str(), O_RDWR | O_CLOEXEC);
+    CHILD_CHECK_OK(fd);
+    CHILD_CHECK_OK(RawMqTimedSend(fd, "hello", 5, 3, nullptr));
+    CHILD_CHECK_EQ(CurMsgs(q), 1L);
+    CHILD_CHECK_EQ(GetAttr(fd).mq_curmsgs, 1L);
+    pollfd p{fd, POLLIN | POLLOUT, 0};
+    CHILD_CHECK_EQ(poll(&p, 1, 0), 1);
+    CHILD_CHECK_EQ(p.revents, POLLIN | POLLOUT);
+    char status[128] = {};
+    CHILD_CHECK(read(fd, status, sizeof(status) - 1) > 0);
+    CHILD_CHECK_EQ(std::string(status), StatusLine(q));
+    CHILD_CHECK(std::string(status).rfind("QSIZE:5 ", 0) == 0);
+    char buf[8192];
+    unsigned prio = 0;
+    CHILD_CHECK_EQ(RawMqTimedReceive(fd, buf, sizeof(buf), &prio, nullptr), 5L);
+    CHILD_CHECK_EQ(prio, 3u);
+    sigevent sev{};
+    sev.sigev_notify = SIGEV_NONE;
+    CHILD_CHECK_OK(RawMqNotify(fd, &sev));
+    CHILD_CHECK_ERRNO(RawMqNotify(q, &sev), EBUSY);
+    CHILD_CHECK_ERRNO(umount2(dir.path().c_str(), 0), EBUSY);
+    close(fd);
+    CHILD_CHECK_OK(umount2(dir.path().c_str(), 0));
+    return 0;
+  }));
+}
+
+// §8.5: open(O_CREAT) of a new name creates a queue with the namespace's defaults, the
+// creator's ids and mode & ~umask; O_EXCL, missing names and name length as open(2).
+TEST(MqMqueueMount, OpenCreateMakesAQueue_Spec8_5) {
+  ScratchDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  EXPECT_CHILD_OK(RunInChild([&]() -> int {
+    CHILD_CHECK(EnterOwnNamespaces(CLONE_NEWNS | CLONE_NEWIPC));
+    CHILD_CHECK_OK(MountMqueue(dir.path()));
+    umask(022);
+    const std::string name = UniqueName();
+    const int fd = open((dir / name).c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0666);
+    CHILD_CHECK_OK(fd);
+    const mq_attr attr = GetAttr(fd);
+    CHILD_CHECK_EQ(attr.mq_maxmsg, kDefaultMaxMsg);
+    CHILD_CHECK_EQ(attr.mq_msgsize, kDefaultMsgSize);
+    struct stat st;
+    CHILD_CHECK_OK(fstat(fd, &st));
+    CHILD_CHECK_EQ(st.st_mode, static_cast<mode_t>(S_IFREG | 0644));
+    CHILD_CHECK_EQ(st.st_uid, 0u);
+    const int q = RawMqOpen(name.c_str(), O_RDWR);
+    CHILD_CHECK_OK(q);
+    CHILD_CHECK_OK(RawMqTimedSend(fd, "x", 1, 0, nullptr));
+    CHILD_CHECK_EQ(CurMsgs(q), 1L);
+    CHILD_CHECK_ERRNO(open((dir / name).c_str(), O_CREAT | O_EXCL | O_RDWR, 0600), EEXIST);
+    CHILD_CHECK_ERRNO(open((dir / "missing").c_str(), O_RDWR), ENOENT);
+    CHILD_CHECK_ERRNO(open((dir / std::string(256, 'n')).c_str(), O_CREAT | O_RDWR, 0600),
+                      ENAMETOOLONG);
+    // One default-sized queue at a time (see kSmall).
+    close(fd);
+    close(q);
+    CHILD_CHECK_OK(RawMqUnlink(name.c_str()));
+    const std::string longest_name(255, 'n');
+    const int longest = open((dir / longest_name).c_str(), O_CREAT | O_RDWR, 0600);
+    CHILD_CHECK_OK(longest);
+    close(longest);
+    CHILD_CHECK_OK(RawMqUnlink(longest_name.c_str()));
+    return 0;
+  }));
+}
+
+// §8.5: unlink is mq_unlink; chmod, chown and utimes change the queue.
+TEST(MqMqueueMount, UnlinkChmodChownUtimes_Spec8_5) {
+  ScratchDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  EXPECT_CHILD_OK(RunInChild([&]() -> int {
+    CHILD_CHECK(EnterOwnNamespaces(CLONE_NEWNS | CLONE_NEWIPC));
+    const std::string name = UniqueName();
+    const int q = RawMqOpen(name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600, &kSmall);
+    CHILD_CHECK_OK(q);
+    CHILD_CHECK_OK(MountMqueue(dir.path()));
+    const std::string path = dir / name;
+    CHILD_CHECK_OK(chmod(path.c_str(), 0604));
+    struct stat st;
+    CHILD_CHECK_OK(fstat(q, &st));
+    CHILD_CHECK_EQ(st.st_mode, static_cast<mode_t>(S_IFREG | 0604));
+    CHILD_CHECK_OK(chown(path.c_str(), 0, 0));
+    const timeval times[2] = {{1000000, 0}, {2000000, 0}};
+    CHILD_CHECK_OK(utimes(path.c_str(), times));
+    CHILD_CHECK_OK(stat(path.c_str(), &st));
+    CHILD_CHECK_EQ(st.st_atim.tv_sec, 1000000L);
+    CHILD_CHECK_EQ(st.st_mtim.tv_sec, 2000000L);
+    CHILD_CHECK_OK(unlink(path.c_str()));
+    CHILD_CHECK_ERRNO(RawMqOpen(name.c_str(), O_RDWR), ENOENT);
+    CHILD_CHECK_ERRNO(unlink(path.c_str()), ENOENT);
+    // The descriptor still works and shows no link.
+    CHILD_CHECK_OK(RawMqTimedSend(q, "x", 1, 0, nullptr));
+    CHILD_CHECK_OK(fstat(q, &st));
+    CHILD_CHECK_EQ(st.st_nlink, 0u);
+    return 0;
+  }));
+}
+
+// §8.5: mkdir, mknod, symlink, link and rename are EPERM; write is EINVAL; truncate is 0;
+// setxattr is EOPNOTSUPP; rmdir of the root is EBUSY.
+TEST(MqMqueueMount, RefusedOperations_Spec8_5) {
+  ScratchDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  EXPECT_CHILD_OK(RunInChild([&]() -> int {
+    CHILD_CHECK(EnterOwnNamespaces(CLONE_NEWNS | CLONE_NEWIPC));
+    const std::string name = UniqueName();
+    CHILD_CHECK_OK(RawMqOpen(name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600, &kSmall));
+    CHILD_CHECK_OK(MountMqueue(dir.path()));
+    const std::string path = dir / name;
+    CHILD_CHECK_ERRNO(mkdir((dir / "d").c_str(), 0755), EPERM);
+    CHILD_CHECK_ERRNO(mknod((dir / "f").c_str(), S_IFIFO | 0600, 0), EPERM);
+    CHILD_CHECK_ERRNO(symlink("x", (dir / "s").c_str()), EPERM);
+    CHILD_CHECK_ERRNO(link(path.c_str(), (dir / "l").c_str()), EPERM);
+    CHILD_CHECK_ERRNO(rename(path.c_str(), (dir / "r").c_str()), EPERM);
+    const int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    CHILD_CHECK_OK(fd);
+    CHILD_CHECK_ERRNO(write(fd, "x", 1), EINVAL);
+    close(fd);
+    CHILD_CHECK_OK(truncate(path.c_str(), 0));
+    CHILD_CHECK_ERRNO(setxattr(path.c_str(), "user.x", "1", 1, 0), EOPNOTSUPP);
+    CHILD_CHECK_ERRNO(rmdir(dir.path().c_str()), EBUSY);
+    return 0;
+  }));
+}
+
+// §8.5 statfs of the mount shows the mqueue magic.
+TEST(MqMqueueMount, StatfsShowsMqueueMagic_Spec8_5) {
+  ScratchDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  EXPECT_CHILD_OK(RunInChild([&]() -> int {
+    CHILD_CHECK(EnterOwnNamespaces(CLONE_NEWNS | CLONE_NEWIPC));
+    CHILD_CHECK_OK(MountMqueue(dir.path()));
+    struct statfs sf;
+    CHILD_CHECK_OK(statfs(dir.path().c_str(), &sf));
+    CHILD_CHECK_EQ(static_cast<long>(sf.f_type), kMqueueMagic);
+    return 0;
+  }));
+}
+
+// The permission rule: CAP_SYS_ADMIN over the user namespace that owns the IPC namespace.
+// A user namespace of one's own with a mount namespace, but the IPC namespace of the
+// parent: EPERM. Options: mqueue takes none (EINVAL).
+TEST(MqMqueueMount, NeedsCapabilityOverTheIpcNamespace_Spec8_5) {
+  ScratchDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  EXPECT_CHILD_OK(RunInChild([&]() -> int {
+    CHILD_CHECK(EnterOwnNamespaces(CLONE_NEWNS));
+    CHILD_CHECK_ERRNO(MountMqueue(dir.path()), EPERM);
+    CHILD_CHECK_ERRNO(mount("none", (dir / "missing").c_str(), "mqueue", 0, nullptr), ENOENT);
+    CHILD_CHECK_OK(unshare(CLONE_NEWIPC));
+    CHILD_CHECK_ERRNO(mount("none", dir.path().c_str(), "mqueue", 0, "nosuchoption"), EINVAL);
+    CHILD_CHECK_OK(MountMqueue(dir.path()));
+    return 0;
+  }));
+}
+
+}  // namespace
+}  // namespace mqsentry::testing
