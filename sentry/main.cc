@@ -38,6 +38,7 @@
 #include "kernel/ids.h"
 #include "kernel/user_namespace.h"
 #include "sentry/identity.h"
+#include "sentry/inspect.h"
 #include "sentry/kept_fds.h"
 #include "sentry/launcher.h"
 #include "sentry/platform.h"
@@ -303,6 +304,9 @@ int Run(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   if (argc >= 2 && std::string(argv[1]) == "run") return mqsentry::sentry::Run(argc, argv);
+  if (argc >= 2 && std::string(argv[1]) == "inspect") {
+    return mqsentry::sentry::InspectMain(argc, argv, stdout);
+  }
   mqsentry::sentry::Usage();
   return argc >= 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")
              ? 0
