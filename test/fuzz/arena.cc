@@ -81,8 +81,9 @@ uint64_t Hash(const void* data, size_t size) {
 }
 
 Arena::Arena() {
+  // Below 2 GiB, so that i386 calls (32-bit registers) can point into it too.
   void* m = mmap(nullptr, kTotalPages * kPage, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
   if (m == MAP_FAILED) Die("mmap arena");
   base_ = static_cast<uint8_t*>(m);
   big_ = base_;

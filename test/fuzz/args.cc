@@ -1,8 +1,10 @@
 // Argument generators (see args.h).
 #include "test/fuzz/args.h"
 
+#include <fcntl.h>
 #include <time.h>
 
+#include <algorithm>
 #include <climits>
 #include <cstring>
 #include <string_view>
@@ -168,7 +170,7 @@ Arg PickOutPointer(Context& ctx, size_t size, bool big) {
   return {p, PtrKindName(kind)};
 }
 
-Arg PickTimeout(Context& ctx, bool* may_block) {
+Arg PickTimeout(Context& ctx, bool* may_block, bool time32) {
   Rng& rng = ctx.rng;
   *may_block = false;
   if (rng.Percent(25)) {
@@ -199,9 +201,16 @@ Arg PickTimeout(Context& ctx, bool* may_block) {
   const PtrKind kind = PickInKind(ctx);
   uint8_t* storage;
   size_t room;
+  // old_timespec32 (i386's time32 calls): the same values, clamped to 32 bits ({max,...}
+  // is then 2038: still in the future).
+  const int32_t ts32[2] = {static_cast<int32_t>(std::clamp<int64_t>(ts[0], INT32_MIN, INT32_MAX)),
+                           static_cast<int32_t>(std::clamp<int64_t>(ts[1], INT32_MIN, INT32_MAX))};
+  const std::string_view bytes =
+      time32 ? std::string_view(reinterpret_cast<const char*>(ts32), sizeof(ts32))
+             : std::string_view(reinterpret_cast<const char*>(ts), sizeof(ts));
   const uint64_t p =
-      ctx.arena.Pointer(kind, sizeof(ts), kRoTimespec, false, &storage, &room, ctx.rng);
-  Arena::Fill(storage, room, std::string_view(reinterpret_cast<const char*>(ts), sizeof(ts)));
+      ctx.arena.Pointer(kind, bytes.size(), kRoTimespec, false, &storage, &room, ctx.rng);
+  Arena::Fill(storage, room, bytes);
   if (kind == PtrKind::kReadOnly) {
     *may_block = false;
     return {p, "ro:{0,0}"};
@@ -214,13 +223,37 @@ Arg PickTimeout(Context& ctx, bool* may_block) {
 }
 
 Arg ExpiredTimeout(Context& ctx) {
-  const int64_t ts[2] = {0, 0};
+  const int64_t ts[2] = {0, 0};  // also a valid old_timespec32 {0, 0}
   uint8_t* storage;
   size_t room;
   const uint64_t p = ctx.arena.Pointer(PtrKind::kValid, sizeof(ts), kRoTimespec, false,
                                        &storage, &room, ctx.rng);
   Arena::Fill(storage, room, std::string_view(reinterpret_cast<const char*>(ts), sizeof(ts)));
   return {p, "ok:{0,0}(instead of a wait)"};
+}
+
+uint64_t PickOflag(Context& ctx) {
+  Rng& rng = ctx.rng;
+  const uint64_t no_path = ctx.Gap("opath") ? ~uint64_t{O_PATH} : ~uint64_t{0};
+  if (rng.Percent(2)) return rng.Next() & no_path;  // any bits at all, upper half included
+  uint64_t flags = rng.Pick<uint64_t>({O_RDONLY, O_WRONLY, O_RDWR, O_RDWR, O_RDWR, 3});
+  if (rng.Percent(60)) flags |= O_CREAT;
+  if (rng.Percent(15)) flags |= O_EXCL;
+  if (rng.Percent(70)) flags |= O_NONBLOCK;
+  if (rng.Percent(25)) flags |= O_CLOEXEC;
+  if (rng.Percent(3)) flags |= O_DIRECT;
+  if (rng.Percent(3)) flags |= O_PATH;
+  if (rng.Percent(8)) {
+    flags |= rng.Pick<uint64_t>({O_APPEND, O_TRUNC, O_NOCTTY, O_SYNC, O_NOATIME, O_ASYNC,
+                                 O_DIRECTORY, O_NOFOLLOW, O_TMPFILE, 1u << 30, O_LARGEFILE,
+                                 O_DSYNC});
+  }
+  return flags & no_path;
+}
+
+uint64_t PickMode(Rng& rng) {
+  return rng.Pick<uint64_t>({0600, 0600, 0644, 0666, 0, 0400, 0200, 07777, 0xffffffff,
+                             0170644, 0xffffffff00000600ULL, 01777});
 }
 
 Arg PickPriority(Context& ctx) {

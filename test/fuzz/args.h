@@ -31,9 +31,10 @@ Arg PickAttrIn(Context& ctx);
 // A pointer the kernel writes a struct mq_attr (64 bytes) to.
 Arg PickOutPointer(Context& ctx, size_t size, bool big);
 
-// A struct timespec pointer for send/receive. `may_block` is true when it is NULL or in the
-// future (or saturates to forever): the caller then must make sure the call cannot block.
-Arg PickTimeout(Context& ctx, bool* may_block);
+// A struct timespec pointer for send/receive (old_timespec32 if `time32`). `may_block` is
+// true when it is NULL or in the future (or saturates to forever): the caller then must
+// make sure the call cannot block.
+Arg PickTimeout(Context& ctx, bool* may_block, bool time32 = false);
 // An expired deadline, replacing one that could block.
 Arg ExpiredTimeout(Context& ctx);
 
@@ -41,6 +42,12 @@ Arg ExpiredTimeout(Context& ctx);
 PtrKind PickInKind(Context& ctx);
 // A pointer kind for an argument the kernel writes: valid, read-only, or bad.
 PtrKind PickOutKind(Context& ctx);
+
+// mq_open's oflag: an access mode (3 included) and any mix of flags, rarely any bits at
+// all (spec §3.3).
+uint64_t PickOflag(Context& ctx);
+// mq_open's mode: usual modes, every bit, bits above umode_t's 16.
+uint64_t PickMode(Rng& rng);
 
 // A message priority: mostly valid, sometimes >= MQ_PRIO_MAX.
 Arg PickPriority(Context& ctx);

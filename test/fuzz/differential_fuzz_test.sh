@@ -23,7 +23,8 @@
 # Each gap named in KNOWN_GAPS (test/fuzz/known_gaps.txt) for the configuration is given to
 # both runs, which then steer around that known difference; --no-gaps runs without them (to
 # see what they hide).
-# A failure names the configuration, seed and step, shows the steps before it and the two
+# The first seed of each configuration also runs natively twice: the oracle must be
+# deterministic. A failure names the configuration, seed and step, shows the steps before it and the two
 # differing lines, and prints the commands that reproduce it.
 set -u
 
@@ -217,6 +218,13 @@ for config in "${config_list[@]}"; do
     total_steps=$((total_steps + lines))
     if [ $first -eq 1 ]; then
       first=0
+      # The oracle is deterministic: a second native run of the seed prints the same.
+      run "$native.again" "${native_cmd[@]}" "${args[@]}"
+      if ! cmp -s "$native" "$native.again"; then
+        fail "$label: two native runs of the same seed differ (the fuzzer is not deterministic)"
+        show_mismatch "$native" "$native.again"
+        record "$label (native twice)" FAILED "two native runs differ"
+      fi
       trapped=$(grep -c 'mq_' "$strace_log" 2>/dev/null || echo 0)
       if [ "$trapped" -lt $((steps / 4)) ]; then
         fail "$label: mqsentry's --strace-log shows $trapped mq calls (at least $((steps / 4)) expected): were the calls trapped?"

@@ -2,8 +2,8 @@
 //
 //   mq_fuzz --seed=N [--steps=N] [--ruid=N] [--msgqueue-limit=BYTES] [--gaps=NAME,...]
 //
-// From the seed it generates a sequence of calls (raw syscalls mostly, glibc's wrappers
-// sometimes) with edge-case names, flags, modes, attributes, pointers, lengths, priorities,
+// From the seed it generates a sequence of calls (raw x86-64 syscalls mostly, glibc's
+// wrappers and i386 calls through int $0x80 sometimes) with edge-case names, flags, modes, attributes, pointers, lengths, priorities,
 // deadlines, sigevents and descriptors, plus close/dup/read/poll/fcntl on the descriptors,
 // and prints one transcript line per call: arguments, result and errno, what the call
 // wrote into memory, and the signals it left pending. The same seed run natively and
@@ -58,6 +58,7 @@ constexpr Weighted kSteps[] = {
     {6, CloseStep},        {4, DupStep},         {4, ReadStep},
     {2, LseekStep},        {1, WriteStep},       {2, PollStep},
     {2, FstatStep},        {3, FcntlStep},       {1, DrainCookiesStep},
+    {14, I386Step},
 };
 
 [[noreturn]] void Usage() {
@@ -143,19 +144,22 @@ void Run(const Options& opt) {
   getrlimit(RLIMIT_MSGQUEUE, &msgq);
   getrlimit(RLIMIT_NOFILE, &nofile);
   absl::PrintF(
-      "# mq_fuzz seed=%d steps=%d uid=%d euid=%d gid=%d msgqueue=%d nofile=%d gaps=%s\n", seed,
-      steps, getuid(), geteuid(), getgid(), msgq.rlim_cur, nofile.rlim_cur,
-      absl::StrJoin(ctx.gaps, ","));
+      "# mq_fuzz seed=%d steps=%d uid=%d euid=%d gid=%d msgqueue=%d nofile=%d i386=%d gaps=%s\n",
+      seed, steps, getuid(), geteuid(), getgid(), msgq.rlim_cur, nofile.rlim_cur,
+      I386Available(), absl::StrJoin(ctx.gaps, ","));
+  // i386 steps only where the kernel runs them (the same natively and sandboxed).
+  const bool i386 = I386Available();
+  auto weight = [&](const Weighted& w) { return w.step == I386Step && !i386 ? 0 : w.weight; };
   unsigned total = 0;
-  for (const Weighted& w : kSteps) total += w.weight;
+  for (const Weighted& w : kSteps) total += weight(w);
   for (int i = 0; i < steps; ++i) {
     unsigned r = static_cast<unsigned>(ctx.rng.Below(total));
     for (const Weighted& w : kSteps) {
-      if (r < w.weight) {
+      if (r < weight(w)) {
         w.step(ctx);
         break;
       }
-      r -= w.weight;
+      r -= weight(w);
     }
     if (Checkpoints(ctx) && i % kCheckpointEvery == kCheckpointEvery - 1 && i != steps - 1) {
       Checkpoint(ctx);

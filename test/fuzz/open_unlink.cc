@@ -12,33 +12,6 @@
 #include "test/fuzz/ops.h"
 
 namespace mqsentry::fuzz {
-namespace {
-
-uint64_t PickOflag(Context& ctx) {
-  Rng& rng = ctx.rng;
-  const uint64_t no_path = ctx.Gap("opath") ? ~uint64_t{O_PATH} : ~uint64_t{0};
-  if (rng.Percent(2)) return rng.Next() & no_path;  // any bits at all, upper half included
-  uint64_t flags = rng.Pick<uint64_t>({O_RDONLY, O_WRONLY, O_RDWR, O_RDWR, O_RDWR, 3});
-  if (rng.Percent(60)) flags |= O_CREAT;
-  if (rng.Percent(15)) flags |= O_EXCL;
-  if (rng.Percent(70)) flags |= O_NONBLOCK;
-  if (rng.Percent(25)) flags |= O_CLOEXEC;
-  if (rng.Percent(3)) flags |= O_DIRECT;
-  if (rng.Percent(3)) flags |= O_PATH;
-  if (rng.Percent(8)) {
-    flags |= rng.Pick<uint64_t>({O_APPEND, O_TRUNC, O_NOCTTY, O_SYNC, O_NOATIME, O_ASYNC,
-                                 O_DIRECTORY, O_NOFOLLOW, O_TMPFILE, 1u << 30, O_LARGEFILE,
-                                 O_DSYNC});
-  }
-  return flags & no_path;
-}
-
-uint64_t PickMode(Rng& rng) {
-  return rng.Pick<uint64_t>({0600, 0600, 0644, 0666, 0, 0400, 0200, 07777, 0xffffffff,
-                             0170644, 0xffffffff00000600ULL, 01777});
-}
-
-}  // namespace
 
 void MqOpenStep(Context& ctx) {
   ctx.Begin("mq_open");
