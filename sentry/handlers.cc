@@ -182,6 +182,7 @@ absl::StatusOr<std::shared_ptr<ipc::IpcNamespace>> Sentry::FindOrAddNamespace(
   o.accounting = accounting_;
   o.events = this;
   auto ns = std::make_shared<ipc::IpcNamespace>(std::move(o));
+  if (first) RETURN_IF_ERROR(ApplyRestoreLocked(*ns));
   registries_.emplace(id.ipc_ns, Registry{std::move(limits), ns, first});
   return ns;
 }

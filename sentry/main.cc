@@ -10,10 +10,17 @@
 //     --cap-add NAME --cap-drop NAME  (repeatable) change the program's capabilities from
 //                                     Docker's default set (Docker's names, or ALL)
 //     --privileged                    keep every capability: no security boundary
+//     --save-on-exit FILE             when the program has exited, the queue state of every
+//                                     IPC namespace into FILE (atomically)
+//     --restore FILE                  the sandbox's IPC namespace starts with the sysctls
+//                                     and named queues of checkpoint FILE
 // Flags also take --flag=VALUE.
 //
+//   mqsentry inspect FILE [--format=text|json] [--messages]   (sentry/inspect.h)
+//
 // Exit status: the program's; 128+N if signal N killed it; 127 if it could not be
-// executed; 125 if mqsentry itself failed (a message on stderr says why).
+// executed; 125 if mqsentry itself failed (a message on stderr says why), including a
+// checkpoint that cannot be restored or saved.
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -32,6 +39,9 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
+#include "ipc/checkpoint/restore_plan.h"
+#include "ipc/checkpoint/stream.h"
+#include "sentry/unique_fd.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "ipc/sysctls.h"
@@ -81,7 +91,10 @@ void Usage() {
                "  --preserve-fds N               also pass fds 3 .. 3+N-1 to the program\n"
                "  --cap-add NAME --cap-drop NAME change the program's capabilities from\n"
                "                                 Docker's default set (repeatable; or ALL)\n"
-               "  --privileged                   every capability (no security boundary)\n");
+               "  --privileged                   every capability (no security boundary)\n"
+               "  --save-on-exit FILE            save the queue state into FILE at the end\n"
+               "  --restore FILE                 start from the queues of checkpoint FILE\n"
+               "       mqsentry inspect FILE [--format=text|json] [--messages]\n");
 }
 
 int Die(const std::string& message) {
@@ -94,6 +107,8 @@ struct Flags {
   CapabilityFlags caps;
   bool strace = false;
   std::string strace_log;
+  std::string save_on_exit;
+  std::string restore;
 };
 
 // Returns an error message, or "" on success.
@@ -121,6 +136,10 @@ std::string ParseRun(int argc, char** argv, Flags* f) {
       break;
     } else if (a == "--strace") {
       f->strace = true;
+    } else if (a == "--save-on-exit" || a == "--restore") {
+      const char* v = value(a.c_str());
+      if (!v || !*v) return absl::StrCat(a, " needs a file");
+      (a == "--restore" ? f->restore : f->save_on_exit) = v;
     } else if (a == "--strace-log") {
       const char* v = value("--strace-log");
       if (!v) return "--strace-log needs a file";
@@ -175,6 +194,108 @@ std::string ParseRun(int argc, char** argv, Flags* f) {
   return "";
 }
 
+// Reads and checks a checkpoint for --restore before anything starts: a bad file or a
+// queue the new sandbox's limits refuse ends mqsentry (exit 125) with nothing restored.
+// The file's sysctls go first into the sandbox's, so that --sysctl flags override them.
+absl::StatusOr<ipc::checkpoint::RestorePlan> PrepareRestore(Flags& flags) {
+  namespace cp = ipc::checkpoint;
+  absl::StatusOr<cp::CheckpointFile> file = cp::ReadCheckpointFile(flags.restore);
+  if (!file.ok()) return file.status();
+  cp::RestorePlan plan = cp::PlanRestore(*file);
+  ipc::MqSysctls effective;
+  if (plan.own.has_value()) {
+    const ipc::state::SysctlsState& s = plan.own->sysctls;
+    effective = ipc::MqSysctls{s.queues_max, s.msg_max, s.msgsize_max, s.msg_default,
+                               s.msgsize_default};
+    const std::pair<ipc::MqSysctl, int32_t> values[] = {
+        {ipc::MqSysctl::kQueuesMax, s.queues_max},
+        {ipc::MqSysctl::kMsgMax, s.msg_max},
+        {ipc::MqSysctl::kMsgsizeMax, s.msgsize_max},
+        {ipc::MqSysctl::kMsgDefault, s.msg_default},
+        {ipc::MqSysctl::kMsgsizeDefault, s.msgsize_default}};
+    std::vector<std::pair<std::string, std::string>> sysctls;
+    for (const auto& [which, value] : values) {
+      sysctls.emplace_back(ipc::SysctlName(which), absl::StrCat(value));
+    }
+    for (const auto& [name, value] : flags.launch.sysctls) {
+      sysctls.emplace_back(name, value);
+      absl::StatusOr<ipc::MqSysctl> which = ipc::ParseSysctlName(name);
+      if (which.ok()) (void)ipc::WriteSysctl(effective, *which, value);
+    }
+    flags.launch.sysctls = std::move(sysctls);
+    cp::RestoreLimits limits;
+    limits.queues_max = effective.queues_max;
+    limits.msg_max = effective.msg_max;
+    limits.msgsize_max = effective.msgsize_max;
+    rlimit rl{};
+    limits.rlimit_msgqueue = getrlimit(RLIMIT_MSGQUEUE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+                                 ? rl.rlim_cur
+                                 : UINT64_MAX;
+    if (absl::Status s = cp::CheckRestoreLimits(*plan.own, limits); !s.ok()) {
+      return absl::Status(s.code(), absl::StrCat(flags.restore, ": ", s.message(),
+                                                 "; nothing restored"));
+    }
+  }
+  for (const std::string& line : plan.not_restored) {
+    std::fprintf(stderr, "mqsentry: %s: not restored: %s\n", flags.restore.c_str(), line.c_str());
+  }
+  return plan;
+}
+
+// The directory --save-on-exit writes into, opened now and checked writable, so that a
+// typo fails before the program runs rather than after.
+absl::StatusOr<UniqueFd> OpenSaveDirectory(const std::string& path, std::string* name) {
+  const size_t slash = path.rfind('/');
+  const std::string dir =
+      slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  *name = slash == std::string::npos ? path : path.substr(slash + 1);
+  if (name->empty() || *name == "." || *name == "..") {
+    return absl::InvalidArgumentError(absl::StrCat("--save-on-exit ", path, ": not a file name"));
+  }
+  UniqueFd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--save-on-exit ", path, ": ", dir, ": ", std::strerror(errno)));
+  }
+  if (faccessat(fd.get(), ".", W_OK, AT_EACCESS) != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--save-on-exit ", path, ": ", dir, ": ", std::strerror(errno)));
+  }
+  return fd;
+}
+
+absl::Status SaveOnExit(Sentry& sentry, int dir_fd, const std::string& name, const Flags& flags) {
+  namespace cp = ipc::checkpoint;
+  Sentry::StateSnapshot snapshot = sentry.ExportState();
+  cp::SandboxInfo info;
+  info.own_ipc_namespace = snapshot.own_namespace;
+  info.program = flags.launch.argv.empty() ? "" : flags.launch.argv[0];
+  info.taken_at_unix = time(nullptr);
+  info.live = false;
+  absl::StatusOr<cp::WriteStats> stats =
+      cp::WriteCheckpointFileAtomicallyAt(dir_fd, name, snapshot.state, info);
+  if (!stats.ok()) {
+    return absl::Status(stats.status().code(), absl::StrCat("--save-on-exit ", flags.save_on_exit,
+                                                            ": ", stats.status().message()));
+  }
+  uint64_t queues = 0, messages = 0, bytes = 0;
+  for (const auto& ipc : snapshot.state.ipc_namespaces) {
+    for (const auto& q : ipc.queues) {
+      ++queues;
+      messages += q.messages.size();
+      for (const auto& m : q.messages) bytes += m.payload.size();
+    }
+  }
+  std::fprintf(stderr,
+               "mqsentry: saved %zu IPC namespaces, %llu queues, %llu messages, %llu bytes to "
+               "%s (%llu bytes written in %.3f s, fsync %.3f s)\n",
+               snapshot.state.ipc_namespaces.size(), static_cast<unsigned long long>(queues),
+               static_cast<unsigned long long>(messages), static_cast<unsigned long long>(bytes),
+               flags.save_on_exit.c_str(), static_cast<unsigned long long>(stats->bytes),
+               stats->write_seconds, stats->fsync_seconds);
+  return absl::OkStatus();
+}
+
 int Run(int argc, char** argv) {
   // Debian's Abseil is built with deadlock detection on: a graph update on every lock.
   // The lock order is documented per class and checked by the tests' debug builds.
@@ -190,6 +311,20 @@ int Run(int argc, char** argv) {
   // Before opening anything (a trace file could otherwise take a closed fd of the range).
   if (absl::Status s = CheckKeptDescriptors(flags.launch.preserve_fds); !s.ok()) {
     return Die(std::string(s.message()));
+  }
+  // Both files are reached now: the supervisor's mount namespace hides the host's /tmp.
+  std::optional<ipc::checkpoint::RestorePlan> restore;
+  if (!flags.restore.empty()) {
+    absl::StatusOr<ipc::checkpoint::RestorePlan> plan = PrepareRestore(flags);
+    if (!plan.ok()) return Die(std::string(plan.status().message()));
+    restore = *std::move(plan);
+  }
+  std::string save_name;
+  UniqueFd save_dir;
+  if (!flags.save_on_exit.empty()) {
+    absl::StatusOr<UniqueFd> dir = OpenSaveDirectory(flags.save_on_exit, &save_name);
+    if (!dir.ok()) return Die(std::string(dir.status().message()));
+    save_dir = *std::move(dir);
   }
   FILE* trace = nullptr;
   if (!flags.strace_log.empty()) {
@@ -273,6 +408,10 @@ int Run(int argc, char** argv) {
   }
   sentry.AttachMqfs(mqfs->get());
 
+  if (restore.has_value() && restore->own.has_value()) {
+    sentry.RestoreOwnNamespace(*std::move(restore->own));
+  }
+
   absl::Status loop_status;
   std::thread loop([&] {
     loop_status = sentry.Run();
@@ -289,6 +428,10 @@ int Run(int argc, char** argv) {
   absl::StatusOr<int> status = Wait(*sandbox);
   sentry.Stop();
   loop.join();
+  absl::Status saved;
+  if (save_dir.valid() && loop_status.ok() && sentry.failure().ok()) {
+    saved = SaveOnExit(sentry, save_dir.get(), save_name, flags);
+  }
   mqfs->reset();
   rmdir(dir);
   if (trace && trace != stderr) std::fclose(trace);
@@ -296,6 +439,7 @@ int Run(int argc, char** argv) {
   if (!loop_status.ok()) return Die(std::string(loop_status.message()));
   if (absl::Status f = sentry.failure(); !f.ok()) return Die(std::string(f.message()));
   if (!status.ok()) return Die(std::string(status.status().message()));
+  if (!saved.ok()) return Die(std::string(saved.message()));
   return *status;
 }
 

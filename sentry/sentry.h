@@ -27,6 +27,7 @@
 #include "ipc/ipc_namespace.h"
 #include "ipc/notification.h"
 #include "ipc/queue.h"
+#include "ipc/state.h"
 #include "kernel/syscall_result.h"
 #include "sentry/cookie_channels.h"
 #include "sentry/fd_info_cache.h"
@@ -70,6 +71,18 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
   void Stop();
   // The internal failure that stopped Run(), if any.
   absl::Status failure() const;
+
+  // Checkpoint (checkpoint_hooks.cc): the queue state of every IPC namespace the sandbox
+  // has used, with the id of its own namespace (0 if the program never used a queue).
+  struct StateSnapshot {
+    ipc::state::SandboxState state;
+    uint64_t own_namespace = 0;
+  };
+  StateSnapshot ExportState() ABSL_LOCKS_EXCLUDED(mu_);
+  // Restore, before Run(): the sandbox's own IPC namespace gets the queues of `st` (already
+  // validated and checked against its limits), all charged to its owner user namespace,
+  // when its registry is made (on the program's first use of it).
+  void RestoreOwnNamespace(ipc::state::IpcNamespaceState st) ABSL_LOCKS_EXCLUDED(mu_);
 
   // ipc::QueueEvents (called under the queue's lock).
   void NotificationFired(const ipc::Queue& queue, const ipc::NotificationFiring& f) override;
@@ -245,6 +258,10 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
   absl::flat_hash_map<int32_t, IdentityReader::PidChain> owner_pids_
       ABSL_GUARDED_BY(owner_pids_mu_);
   bool first_namespace_ ABSL_GUARDED_BY(mu_) = true;
+  // What the first namespace starts with (RestoreOwnNamespace), until it is made.
+  std::optional<ipc::state::IpcNamespaceState> pending_restore_ ABSL_GUARDED_BY(mu_);
+  // Imports pending_restore_ into the sandbox's first namespace, just made.
+  absl::Status ApplyRestoreLocked(ipc::IpcNamespace& ns) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   size_t namespace_sweep_at_ ABSL_GUARDED_BY(mu_) = kMinNamespaceSweep;
 };
 

@@ -687,44 +687,61 @@ absl::StatusOr<CheckpointFile> DecodeCheckpointFile(std::string_view bytes) {
   return ReadCheckpoint(source);
 }
 
-absl::StatusOr<WriteStats> WriteCheckpointFileAtomically(const std::string& path,
-                                                         const state::SandboxState& state,
-                                                         const SandboxInfo& info) {
+absl::StatusOr<WriteStats> WriteCheckpointFileAtomicallyAt(int dir_fd, const std::string& name,
+                                                           const state::SandboxState& state,
+                                                           const SandboxInfo& info) {
   RETURN_IF_ERROR(ValidateSandboxState(state));
-  const size_t slash = path.rfind('/');
-  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  std::string temp = absl::StrCat(path, ".tmp-XXXXXX");
-  const int fd = mkostemp(temp.data(), O_CLOEXEC);
-  if (fd < 0) {
-    return absl::UnavailableError(absl::StrCat(temp, ": ", std::strerror(errno)));
+  // A name no one else uses: O_EXCL, retried on the (unlikely) collision.
+  std::string temp;
+  int fd = -1;
+  for (int attempt = 0; fd < 0 && attempt < 100; ++attempt) {
+    temp = absl::StrFormat(".%s.tmp-%d-%d-%d", name, ::getpid(), attempt,
+                           std::chrono::steady_clock::now().time_since_epoch().count() % 1000000);
+    fd = ::openat(dir_fd, temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0 && errno != EEXIST) {
+      return absl::UnavailableError(absl::StrCat(name, ": ", std::strerror(errno)));
+    }
   }
-  auto fail = [&](absl::Status s) {
+  if (fd < 0) return absl::UnavailableError(absl::StrCat(name, ": no temporary file"));
+  auto fail = [&](absl::string_view what) {
     ::close(fd);
-    ::unlink(temp.c_str());
-    return absl::UnavailableError(absl::StrCat(path, ": ", s.message()));
+    ::unlinkat(dir_fd, temp.c_str(), 0);
+    return absl::UnavailableError(absl::StrCat(name, ": ", what));
   };
   WriteStats stats;
   auto start = std::chrono::steady_clock::now();
   FdSink sink(fd);
-  if (absl::Status s = WriteAll(state, info, sink); !s.ok()) return fail(s);
+  if (absl::Status s = WriteAll(state, info, sink); !s.ok()) return fail(s.message());
   stats.write_seconds = Seconds(start);
   start = std::chrono::steady_clock::now();
-  if (::fsync(fd) != 0) return fail(absl::UnavailableError(absl::StrCat("fsync: ", std::strerror(errno))));
+  if (::fsync(fd) != 0) return fail(absl::StrCat("fsync: ", std::strerror(errno)));
   struct stat st {};
   if (::fstat(fd, &st) == 0) stats.bytes = static_cast<uint64_t>(st.st_size);
-  // The file is private to its writer until it replaces `path`.
-  if (::fchmod(fd, 0600) != 0) return fail(absl::UnavailableError(std::strerror(errno)));
   ::close(fd);
-  if (::rename(temp.c_str(), path.c_str()) != 0) {
+  if (::renameat(dir_fd, temp.c_str(), dir_fd, name.c_str()) != 0) {
     const int err = errno;
-    ::unlink(temp.c_str());
-    return absl::UnavailableError(absl::StrCat(path, ": rename: ", std::strerror(err)));
+    ::unlinkat(dir_fd, temp.c_str(), 0);
+    return absl::UnavailableError(absl::StrCat(name, ": rename: ", std::strerror(err)));
   }
-  if (const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC); dfd >= 0) {
-    (void)::fsync(dfd);
-    ::close(dfd);
-  }
+  (void)::fsync(dir_fd);  // the rename itself
   stats.fsync_seconds = Seconds(start);
+  return stats;
+}
+
+absl::StatusOr<WriteStats> WriteCheckpointFileAtomically(const std::string& path,
+                                                         const state::SandboxState& state,
+                                                         const SandboxInfo& info) {
+  const size_t slash = path.rfind('/');
+  const std::string dir =
+      slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
+  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd < 0) return absl::UnavailableError(absl::StrCat(dir, ": ", std::strerror(errno)));
+  absl::StatusOr<WriteStats> stats = WriteCheckpointFileAtomicallyAt(dir_fd, name, state, info);
+  ::close(dir_fd);
+  if (!stats.ok()) {
+    return absl::Status(stats.status().code(), absl::StrCat(dir, "/", stats.status().message()));
+  }
   return stats;
 }
 

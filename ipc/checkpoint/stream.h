@@ -155,6 +155,11 @@ struct WriteStats {
 absl::StatusOr<WriteStats> WriteCheckpointFileAtomically(const std::string& path,
                                                          const state::SandboxState& state,
                                                          const SandboxInfo& info);
+// The same for file `name` of the directory open as `dir_fd` (for a writer whose mount
+// namespace no longer shows the path it was given).
+absl::StatusOr<WriteStats> WriteCheckpointFileAtomicallyAt(int dir_fd, const std::string& name,
+                                                           const state::SandboxState& state,
+                                                           const SandboxInfo& info);
 // Errors name the file.
 absl::StatusOr<CheckpointFile> ReadCheckpointFile(const std::string& path);
 
