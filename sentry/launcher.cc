@@ -41,6 +41,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "kernel/abi.h"
+#include "sentry/dev_mqueue.h"
 #include "sentry/fd_passing.h"
 #include "sentry/kept_fds.h"
 #include "sentry/mountinfo.h"
@@ -205,6 +206,8 @@ absl::Status SetUpMounts() {
   }
   if (absl::Status s = RemoveMqueueMounts(); !s.ok()) return s;
   if (absl::Status s = RemoveProcMounts(); !s.ok()) return s;
+  // Where the supervisor mounts the sandbox's queues before the program starts.
+  if (absl::Status s = ProvideDevMqueue(); !s.ok()) return s;
   // A /proc for the new PID namespace.
   if (mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) {
     return Errno("mount proc on /proc");
@@ -503,11 +506,16 @@ int InitMain(InitArgs& a) {
 
   absl::StatusOr<int> listener = InstallNotifyFilter(a.options->rules);
   if (!listener.ok()) return Fail(a.control_fd, listener.status());
+  // Until "G" the supervisor mounts the sandbox's /dev/mqueue through init's /proc/1/ns
+  // and root, which an unprivileged supervisor (no CAP_SYS_PTRACE over init's memory)
+  // may open only while init is dumpable. No process of the sandbox exists before "G".
+  if (a.options->unprivileged) prctl(PR_SET_DUMPABLE, 1);
   absl::Status sent = SendMessage(a.control_fd, "R", *listener);
   close(*listener);
   if (!sent.ok()) return 1;
 
   absl::StatusOr<ReceivedMessage> go = ReceiveMessage(a.control_fd, kMaxControlMessage);
+  prctl(PR_SET_DUMPABLE, 0);
   if (!go.ok() || go->eof || go->data != "G") return 1;  // the supervisor gave up
 
   // Blocked before the fork, so that no signal or exit of the program can be missed.

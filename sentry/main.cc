@@ -407,6 +407,13 @@ int Run(int argc, char** argv) {
     return Die(absl::StrCat("mqfs: ", mqfs.status().message()));
   }
   sentry.AttachMqfs(mqfs->get());
+  // The sandbox's own queues at /dev/mqueue (never the host's, removed by init).
+  if (absl::Status s = sentry.MountDevMqueue(sandbox->init_pid); !s.ok()) {
+    kill(sandbox->init_pid, SIGKILL);
+    mqfs->reset();
+    rmdir(dir);
+    return Die(absl::StrCat("/dev/mqueue: ", s.message()));
+  }
 
   if (restore.has_value() && restore->own.has_value()) {
     sentry.RestoreOwnNamespace(*std::move(restore->own));

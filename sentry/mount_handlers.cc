@@ -9,6 +9,7 @@
 // context whose type fsopen fixed.
 #include <linux/mount.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -23,6 +24,7 @@
 #include "sentry/log.h"
 #include "sentry/mount_performer.h"
 #include "sentry/sentry.h"
+#include "sentry/unique_fd.h"
 
 namespace mqsentry::sentry {
 namespace {
@@ -220,6 +222,38 @@ void Sentry::MountMqueueView(const TrappedCall& call, NewMountRequest req,
     return answer(ENOMEM);
   }
   Reply(call, trace, outcome->err == 0 ? SyscallResult::Ok() : SyscallResult::Error(outcome->err));
+}
+
+absl::Status Sentry::MountDevMqueue(int32_t init_pid) {
+  // Where distributions and container runtimes mount mqueue. The sandbox's /dev is the
+  // program's: without a /dev/mqueue directory there is nothing to cover (the host's
+  // mqueue mounts were removed by init, sentry/launcher.cc).
+  struct stat st;
+  const std::string path = absl::StrCat("/proc/", init_pid, "/root/dev/mqueue");
+  if (stat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return absl::OkStatus();
+    return absl::ErrnoToStatus(errno, absl::StrCat("stat ", path));
+  }
+  if (!S_ISDIR(st.st_mode)) return absl::OkStatus();
+  absl::StatusOr<CallerIdentity> id = ReadIdentity(init_pid, {.rlimit = false, .process = false});
+  if (!id.ok()) return id.status();
+  absl::StatusOr<std::shared_ptr<ipc::IpcNamespace>> ns = NamespaceOf(*id);
+  if (!ns.ok()) return ns.status();
+  if (*ns == nullptr) return absl::ResourceExhaustedError("no IPC namespace for /dev/mqueue");
+  absl::StatusOr<int> tree = mqfs_->NewView(*ns);
+  if (!tree.ok()) return tree.status();
+  UniqueFd tree_fd(*tree);
+  absl::StatusOr<MountCaller> caller = OpenMountCaller(init_pid);
+  if (!caller.ok()) return caller.status();
+  NewMountRequest req;
+  req.kind = NewMountRequest::Kind::kAttachTree;
+  req.target = "/dev/mqueue";
+  req.tree_fd = tree_fd.get();
+  req.as_supervisor = true;
+  absl::StatusOr<MountOutcome> outcome = PerformNewMount(*caller, req);
+  if (!outcome.ok()) return outcome.status();
+  if (outcome->err != 0) return absl::ErrnoToStatus(outcome->err, "mount /dev/mqueue");
+  return absl::OkStatus();
 }
 
 }  // namespace mqsentry::sentry

@@ -265,10 +265,13 @@ void AttachTree(const HelperArgs& a) {
   const MountCaller& c = *a.caller;
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   prctl(PR_SET_DUMPABLE, 0);
-  if (c.user_ns && setns(c.user_ns.get(), CLONE_NEWUSER) != 0) Fail(a.sock, kSetnsUser);
+  const bool as_caller = !a.req->as_supervisor;
+  if (as_caller && c.user_ns && setns(c.user_ns.get(), CLONE_NEWUSER) != 0) {
+    Fail(a.sock, kSetnsUser);
+  }
   if (fchdir(c.root.get()) != 0 || chroot(".") != 0) Fail(a.sock, kRoot);
   if (fchdir(c.cwd.get()) != 0) Fail(a.sock, kCwd);
-  BecomeCaller(a.sock, c.proc_dir.get());
+  if (as_caller) BecomeCaller(a.sock, c.proc_dir.get());
   if (a.req->kind == NewMountRequest::Kind::kMount) {
     const long r = syscall(SYS_mount, a.source, a.target, a.type, a.req->flags, a.data);
     Send(a.sock, kDone, r == 0 ? 0 : errno, -1);

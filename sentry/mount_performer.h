@@ -64,6 +64,10 @@ struct NewMountRequest {
   // kAttachTree (target as for kMount).
   int tree_fd = -1;
   int deferred_errno = 0;
+  // The mount is the supervisor's own, in the caller's mount namespace and root: the
+  // helper keeps the supervisor's user namespace and credentials (the sandbox's
+  // /dev/mqueue, made before the program starts).
+  bool as_supervisor = false;
 };
 
 struct MountOutcome {

@@ -71,6 +71,10 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
   void Stop();
   // The internal failure that stopped Run(), if any.
   absl::Status failure() const;
+  // Mounts mqfs's view of the IPC namespace of the sandbox's init (host pid `init_pid`) at
+  // /dev/mqueue in the sandbox, if that directory exists there (mount_handlers.cc). Before
+  // the program starts, once mqfs is attached.
+  absl::Status MountDevMqueue(int32_t init_pid);
 
   // Checkpoint (checkpoint_hooks.cc): the queue state of every IPC namespace the sandbox
   // has used, with the id of its own namespace (0 if the program never used a queue).

@@ -3,6 +3,7 @@
 
   mq_probe.py create NAME MAXMSG   mq_open(O_CREAT|O_EXCL, mq_maxmsg=MAXMSG, msgsize 16);
                                    prints "ok" or the errno name, exits 0 either way
+  mq_probe.py open NAME            mq_open(O_RDONLY); prints "ok" or the errno name
   mq_probe.py notify NAME          registers SIGEV_SIGNAL (SIGUSR1), sends a message and
                                    prints "si_code=C si_pid=P si_uid=U pid=P uid=U" from
                                    the signal's siginfo; exit 0 if si_pid/si_uid are its own
@@ -44,6 +45,11 @@ def main(argv):
         print("ok" if fd >= 0 else errno.errorcode.get(err, str(err)))
         if fd >= 0:
             libc.mq_unlink(argv[2].encode())
+        return 0
+    if len(argv) == 3 and argv[1] == "open":
+        fd = libc.mq_open(argv[2].encode(), os.O_RDONLY)
+        err = ctypes.get_errno()
+        print("ok" if fd >= 0 else errno.errorcode.get(err, str(err)))
         return 0
     if len(argv) == 3 and argv[1] == "notify":
         fd, err = mq_create(argv[2], 4)
