@@ -118,10 +118,10 @@ std::optional<FdInfo> Sentry::MqFdInfo(const TrappedCall& call, int fd) {
 std::optional<std::pair<std::shared_ptr<ipc::QueueInode>, std::shared_ptr<ipc::IpcNamespace>>>
 Sentry::IdentifyFd(const TrappedCall& call, int fd, const FdInfo& info) {
   auto found = mqfs_->IdentifyMountInode(info.mnt_id, info.ino);
-  if (found || !mqfs_->IsViewMount(info.mnt_id)) return found;
-  // A file opened through a program's mount of the mqueue filesystem: that mount's id
-  // may belong to another filesystem by now (the program unmounted it), so the file
-  // itself is looked at.
+  if (found || !(mqfs_->IsViewMount(info.mnt_id) || mqfs_->HasQueueIno(info.ino))) return found;
+  // Perhaps a file opened through a program's mount of the mqueue filesystem, or a bind
+  // mount of one: such a mount's id may belong to another filesystem by now (the program
+  // unmounted it), so the file itself is looked at.
   const int copy = platform_->GetFd(call.tid, fd);
   if (copy < 0) return std::nullopt;
   found = mqfs_->Identify(copy);

@@ -154,6 +154,8 @@ class Mqfs {
   // mount must be checked with Identify() (a view's mount id is reused once the program
   // unmounts it).
   bool IsViewMount(uint64_t mount_id) const;
+  // Whether `ino` is the inode number of a queue mqfs serves (on any mount of it).
+  bool HasQueueIno(uint64_t ino) const { return table_.Find(ino).has_value(); }
 
   // An mq call on `inode` succeeded: atime and ctime become now, and mtime too if it
   // sent or received a message (spec §8.3 "Timestamps"). Whole seconds, as mqueue keeps.

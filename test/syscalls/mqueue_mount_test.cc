@@ -4,6 +4,7 @@
 // mount mqueue: CAP_SYS_ADMIN over the user namespace owning the IPC namespace.
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/mount.h>
 #include <mqueue.h>
 #include <poll.h>
 #include <sched.h>
@@ -11,6 +12,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -193,6 +195,16 @@ TEST(MqMqueueMount, OpenGivesAWorkingMqDescriptor_Spec8_5) {
     CHILD_CHECK_ERRNO(RawMqNotify(q, &sev), EBUSY);
     CHILD_CHECK_ERRNO(umount2(dir.path().c_str(), 0), EBUSY);
     close(fd);
+    // Through a bind mount of the mount too.
+    ScratchDir bind;
+    CHILD_CHECK(!bind.path().empty());
+    CHILD_CHECK_OK(mount(dir.path().c_str(), bind.path().c_str(), nullptr, MS_BIND, nullptr));
+    const int via_bind = open((bind / name).c_str(), O_RDWR | O_CLOEXEC);
+    CHILD_CHECK_OK(via_bind);
+    CHILD_CHECK_OK(RawMqTimedSend(via_bind, "bound", 5, 1, nullptr));
+    CHILD_CHECK_EQ(CurMsgs(q), 1L);
+    close(via_bind);
+    CHILD_CHECK_OK(umount2(bind.path().c_str(), 0));
     CHILD_CHECK_OK(umount2(dir.path().c_str(), 0));
     return 0;
   }));
@@ -307,6 +319,24 @@ TEST(MqMqueueMount, StatfsShowsMqueueMagic_Spec8_5) {
     struct statfs sf;
     CHILD_CHECK_OK(statfs(dir.path().c_str(), &sf));
     CHILD_CHECK_EQ(static_cast<long>(sf.f_type), kMqueueMagic);
+    return 0;
+  }));
+}
+
+// The new mount API makes the same filesystem: fsopen("mqueue"), fsconfig, fsmount.
+TEST(MqMqueueMount, FsopenMqueue_Spec8_5) {
+  EXPECT_CHILD_OK(RunInChild([&]() -> int {
+    CHILD_CHECK(EnterOwnNamespaces(CLONE_NEWNS | CLONE_NEWIPC));
+    const std::string name = UniqueName();
+    CHILD_CHECK_OK(RawMqOpen(name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600, &kSmall));
+    const int fs = static_cast<int>(syscall(SYS_fsopen, "mqueue", FSOPEN_CLOEXEC));
+    CHILD_CHECK_OK(fs);
+    CHILD_CHECK_OK(syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, nullptr, nullptr, 0));
+    const int mnt = static_cast<int>(syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, 0));
+    CHILD_CHECK_OK(mnt);
+    struct stat st;
+    CHILD_CHECK_OK(fstatat(mnt, name.c_str(), &st, 0));
+    CHILD_CHECK_EQ(st.st_size, 80);
     return 0;
   }));
 }
