@@ -14,6 +14,7 @@
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -319,6 +320,50 @@ TEST(MqMqueueMount, StatfsShowsMqueueMagic_Spec8_5) {
     struct statfs sf;
     CHILD_CHECK_OK(statfs(dir.path().c_str(), &sf));
     CHILD_CHECK_EQ(static_cast<long>(sf.f_type), kMqueueMagic);
+    return 0;
+  }));
+}
+
+// §8.5: the root is sticky: another user cannot remove root's queue (mode 0666) nor chmod
+// it, but opens it by its mode and may create queues of its own; root removes anyone's.
+// Root only: a second uid (in the test's mount and IPC namespaces, made with
+// CAP_SYS_ADMIN).
+TEST(MqMqueueMount, StickyRootAndOwnerRules_Spec8_5) {
+  ScratchDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  EXPECT_CHILD_OK(RunInChild([&]() -> int {
+    CHILD_CHECK_OK(unshare(CLONE_NEWNS | CLONE_NEWIPC));
+    CHILD_CHECK_OK(mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr));
+    CHILD_CHECK_OK(MountMqueue(dir.path()));
+    const std::string name = UniqueName();
+    umask(0);
+    CHILD_CHECK_OK(RawMqOpen(name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0666, &kSmall));
+    const std::string path = dir / name;
+    const std::string mine = dir / (name + ".nobody");
+    const pid_t pid = fork();
+    CHILD_CHECK_OK(pid);
+    if (pid == 0) {
+      if (SwitchToUser(65534, 65534) != 0) _exit(10);
+      if (unlink(path.c_str()) != -1 || errno != EPERM) _exit(11);
+      if (chmod(path.c_str(), 0600) != -1 || errno != EPERM) _exit(12);
+      const int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
+      if (fd < 0) _exit(13);
+      close(fd);
+      const int own = open(mine.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+      if (own < 0) _exit(14);
+      struct stat st;
+      if (fstat(own, &st) != 0 || st.st_uid != 65534u) _exit(15);
+      close(own);
+      _exit(0);
+    }
+    int status = 0;
+    CHILD_CHECK_OK(waitpid(pid, &status, 0));
+    CHILD_CHECK_EQ(status, 0);
+    CHILD_CHECK_OK(unlink(mine.c_str()));
+    CHILD_CHECK_OK(unlink(path.c_str()));
+    struct stat st;
+    CHILD_CHECK_OK(stat(dir.path().c_str(), &st));
+    CHILD_CHECK_EQ(st.st_mode, static_cast<mode_t>(S_IFDIR | 01777));
     return 0;
   }));
 }
