@@ -114,6 +114,12 @@ absl::Status Sentry::Run() {
     return absl::InternalError(absl::StrCat("timerfd/eventfd: ", std::strerror(errno)));
   }
   while (true) {
+    while (!taken_.empty()) {
+      const TrappedCall call = taken_.front();
+      taken_.pop_front();
+      Dispatch(call);
+      FlushDeliveries();
+    }
     pollfd fds[3] = {{platform_->poll_fd(), POLLIN, 0},
                      {timer_fd_, POLLIN, 0},
                      {stop_fd_, POLLIN, 0}};
@@ -292,7 +298,18 @@ int32_t PidfdTarget(int32_t tid, uint64_t fd) {
 
 }  // namespace
 
+void Sentry::TakeWaitingCalls() {
+  while (taken_.size() < kMaxTaken) {
+    pollfd p{platform_->poll_fd(), POLLIN, 0};
+    if (poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN)) return;
+    absl::StatusOr<std::optional<TrappedCall>> call = platform_->Receive();
+    if (!call.ok()) return Fail(call.status());
+    if (call->has_value()) taken_.push_back(**call);
+  }
+}
+
 void Sentry::HandleSignalSend(const TrappedCall& call, const SyscallEntry& e) {
+  TakeWaitingCalls();
   // The host kernel checks and sends the signal; only after that can it be pending, so
   // the checks come after the answer.
   absl::StatusOr<bool> continued = platform_->Continue(call);

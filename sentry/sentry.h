@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -204,6 +205,13 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
   // Parked calls whose callers moved on (a new call from the same thread, or gone).
   void DropStaleParkedFor(int32_t tid);
   void ExpireDeadlines();
+  // Takes (RECV) the calls already waiting on the listener, up to kMaxTaken, for the loop
+  // to dispatch next. Before a signal-sending call is let through: a call that is still
+  // waiting for the supervisor to take it is interrupted by a signal (the kernel's wait is
+  // interruptible until then), so a non-blocking call of the signal's target would fail
+  // with EINTR where Linux cannot fail it.
+  void TakeWaitingCalls();
+  static constexpr size_t kMaxTaken = 64;
   // Runs the signal checks that are due (SignalWatch): calls whose threads have a signal
   // pending are answered -ERESTARTSYS, calls whose threads are gone are dropped.
   void RunSignalChecks();
@@ -230,6 +238,7 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
   Strace strace_;
   FdInfoCache fd_info_;
   SignalWatch signal_watch_;
+  std::deque<TrappedCall> taken_;  // taken by TakeWaitingCalls, not yet dispatched
   int timer_fd_ = -1;
   int stop_fd_ = -1;
 
