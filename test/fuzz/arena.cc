@@ -169,7 +169,9 @@ uint64_t Arena::Pointer(PtrKind kind, size_t size, size_t ro_offset, bool big,
     case PtrKind::kKernel:
       return rng.Pick<uint64_t>({0xffffffff81000000ULL, 0xffff888000000000ULL});
     case PtrKind::kNonCanonical:
-      return rng.Pick<uint64_t>({0x0000800000000000ULL, 0x8000000000000000ULL});
+      // The low half is not 0: an i386 call (32-bit registers) sees an unmapped page,
+      // not NULL.
+      return rng.Pick<uint64_t>({0x0000800000001000ULL, 0x8000000000001000ULL});
     case PtrKind::kMinusOne:
       return ~0ULL;
   }

@@ -98,7 +98,8 @@ std::string CompatAttrText(const uint8_t* p) {
 
 // The deadline to use: `picked`, unless it could make the call on `fd` wait.
 Arg SafeTimeout(Context& ctx, uint64_t fd, const Arg& picked, bool may_block) {
-  if (!may_block) return picked;
+  // A pointer whose low half is 0 is NULL here: wait forever.
+  if (!may_block && Low(picked.value) != 0) return picked;
   errno = 0;
   const int flags = fcntl(static_cast<int>(fd), F_GETFL);
   if ((flags == -1 && errno != 0) || (flags & O_NONBLOCK) != 0) return picked;
