@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -536,8 +537,11 @@ void Sentry::HandleNotify(const TrappedCall& call, const SyscallEntry& e) {
   bool sock_cloexec = false;
   if (sev_ptr != 0) {
     if (e.compat_sigevent) {
-      abi::CompatSigEvent s;
-      if (!platform_->memory().Read(call, sev_ptr, &s, sizeof(s))) return fail(EFAULT);
+      // get_compat_sigevent() reads sigev_value, sigev_signo, sigev_notify and the tid (16
+      // bytes), not the whole struct: a compat sigevent may end right after them.
+      abi::CompatSigEvent s{};
+      constexpr size_t kCompatRead = offsetof(abi::CompatSigEvent, un) + sizeof(s.un.tid);
+      if (!platform_->memory().Read(call, sev_ptr, &s, kCompatRead)) return fail(EFAULT);
       notify = s.sigev_notify;
       signo = s.sigev_signo;
       value = s.sigev_value;

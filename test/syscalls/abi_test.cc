@@ -195,6 +195,39 @@ TEST(MqAbi, I386CallsWorkWithCompatLayouts_Spec1_1) {
   EXPECT_THAT(I386(kI386MqGetSetAttr, 9999, 0, page.Addr(1024)), SyscallFailsWithErrno(EBADF));
 }
 
+// Spec §1.1: the compat mq_notify reads only the first 16 bytes of the sigevent
+// (get_compat_sigevent: sigev_value, sigev_signo, sigev_notify and the tid), where the
+// 64-bit call copies all 64: a compat sigevent ending 16 bytes before a PROT_NONE page is
+// read, one ending 15 bytes before it is EFAULT. (Found by test/fuzz.)
+TEST(MqAbi, I386NotifyReadsOnlyTheSigeventsFirst16Bytes_Spec1_1) {
+  if (!KernelRunsI386()) GTEST_SKIP() << "this kernel does not run i386 system calls";
+  void* m = mmap(nullptr, 8192, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT,
+                 -1, 0);
+  ASSERT_NE(m, MAP_FAILED);
+  char* const low = static_cast<char*>(m);
+  ASSERT_THAT(mprotect(low + 4096, 4096, PROT_NONE), SyscallSucceeds());
+  const std::string name = UniqueName();
+  QueueCleanup cleanup(name);
+  const int fd = mq_open(Slash(name).c_str(), O_RDWR | O_CREAT | O_EXCL, 0600, nullptr);
+  ASSERT_THAT(fd, SyscallSucceeds());
+  ScopedFd owned(fd);
+  const CompatSigevent none{0, 0, SIGEV_NONE, {}};
+  auto at_end = [&](size_t room) {
+    char* p = low + 4096 - room;
+    std::memcpy(p, &none, room);
+    return static_cast<uint32_t>(reinterpret_cast<uintptr_t>(p));
+  };
+  EXPECT_THAT(I386(kI386MqNotify, static_cast<uint32_t>(fd), at_end(16)), SyscallSucceeds());
+  EXPECT_THAT(I386(kI386MqNotify, static_cast<uint32_t>(fd), 0), SyscallSucceeds());
+  EXPECT_THAT(I386(kI386MqNotify, static_cast<uint32_t>(fd), at_end(15)),
+              SyscallFailsWithErrno(EFAULT));
+  // The 64-bit call reads the whole struct: 63 bytes are not enough.
+  char* p64 = low + 4096 - (sizeof(sigevent) - 1);
+  std::memset(p64, 0, sizeof(sigevent) - 1);
+  EXPECT_THAT(syscall(SYS_mq_notify, fd, p64), SyscallFailsWithErrno(EFAULT));
+  munmap(m, 8192);
+}
+
 // Spec §8.3 "mmap -> ENODEV" through the i386 entry points too: mmap2 and the old mmap,
 // which passes its six arguments in memory; sendfile (32-bit offset) and sendfile64 from
 // an mq descriptor are EINVAL.
