@@ -196,7 +196,9 @@ std::vector<std::shared_ptr<ipc::IpcNamespace>> Sentry::SweepDeadNamespacesLocke
   const absl::flat_hash_set<NsId> live_again = LiveIpcNamespaces();
   for (auto it = registries_.begin(); it != registries_.end();) {
     const Registry& r = it->second;
-    if (r.first || live.contains(it->first) || live_again.contains(it->first)) {
+    // A namespace whose mqueue filesystem a program mounted keeps its queues: on Linux
+    // that mount holds them (spec §9.3: existing files still open through it).
+    if (live.contains(it->first) || live_again.contains(it->first) || mqfs_->HasView(*r.ns)) {
       ++it;
       continue;
     }

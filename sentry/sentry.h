@@ -256,7 +256,7 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
   struct Registry {
     std::shared_ptr<NamespaceLimits> limits;  // holds the namespace's descriptor
     std::shared_ptr<ipc::IpcNamespace> ns;
-    bool first = false;  // the sandbox's own: init lives in it as long as the sandbox
+    bool first = false;  // the first namespace seen (for the checkpoint: the sandbox's own)
   };
   absl::flat_hash_map<NsId, Registry> registries_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint64_t, Parked> parked_ ABSL_GUARDED_BY(mu_);  // by call id

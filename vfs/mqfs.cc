@@ -841,6 +841,13 @@ absl::StatusOr<int> Mqfs::NewView(const std::shared_ptr<ipc::IpcNamespace>& ns) 
   return fd;
 }
 
+bool Mqfs::HasView(const ipc::IpcNamespace& ns) const {
+  const std::optional<uint64_t> dir = table_.DirOf(&ns);
+  if (!dir.has_value()) return false;
+  absl::MutexLock lock(&views_mu_);
+  return viewed_dirs_.contains(*dir);
+}
+
 bool Mqfs::IsViewMount(uint64_t mount_id) const {
   absl::MutexLock lock(&views_mu_);
   return program_view_ids_.contains(mount_id);

@@ -156,6 +156,8 @@ class Mqfs {
   bool IsViewMount(uint64_t mount_id) const;
   // Whether `ino` is the inode number of a queue mqfs serves (on any mount of it).
   bool HasQueueIno(uint64_t ino) const { return table_.Find(ino).has_value(); }
+  // Whether a program has mounted namespace `ns`'s directory (NewView).
+  bool HasView(const ipc::IpcNamespace& ns) const;
 
   // An mq call on `inode` succeeded: atime and ctime become now, and mtime too if it
   // sent or received a message (spec §8.3 "Timestamps"). Whole seconds, as mqueue keeps.

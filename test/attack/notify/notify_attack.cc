@@ -24,6 +24,9 @@
 //   notify_attack live N
 //       N children kept alive at once, each in a new IPC namespace with one queue, then
 //       (all gone) one more. Prints "live: ok=K enospc=E other=O after=ok".
+//   notify_attack viewkeep N
+//       A queue of a dead IPC namespace, mounted, survives N more namespaces coming and
+//       going. Prints "viewkeep: kept".
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +35,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -375,6 +379,41 @@ int Live(int n) {
   return other == 0 && after ? 0 : 1;
 }
 
+// A queue of a dead IPC namespace stays reachable through a mount of that namespace's
+// mqueue filesystem (spec §9.3), also once the supervisor has released dead namespaces:
+// a child mounts its namespace's mqueue filesystem on /tmp of a mount namespace it shares
+// with this process, creates a queue with a message and exits; then `n` short-lived
+// namespaces make the registry sweep; the queue still opens through the mount.
+int ViewKeep(int n) {
+  if (!OwnUserNamespace(CLONE_NEWNS) || mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) {
+    perror("viewkeep: namespaces");
+    return 2;
+  }
+  const pid_t pid = fork();
+  if (pid == 0) {
+    if (unshare(CLONE_NEWIPC) != 0 || mount("none", "/tmp", "mqueue", 0, nullptr) != 0) _exit(2);
+    mq_attr attr{};
+    attr.mq_maxmsg = 4;
+    attr.mq_msgsize = 16;
+    const mqd_t q = mq_open("/kept", O_CREAT | O_RDWR, 0600, &attr);
+    if (q < 0 || mq_send(q, "kept", 4, 3) != 0) _exit(3);
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    printf("viewkeep: child failed (status %#x)\n", status);
+    return 1;
+  }
+  if (Namespaces(n) != 0) return 1;
+  const int fd = open("/tmp/kept", O_RDONLY | O_CLOEXEC);
+  char line[128] = {};
+  const ssize_t len = fd < 0 ? -1 : read(fd, line, sizeof(line) - 1);
+  const bool ok = len > 0 && strncmp(line, "QSIZE:4 ", 8) == 0;
+  printf("viewkeep: %s\n", ok ? "kept" : (fd < 0 ? strerror(errno) : "wrong status line"));
+  return ok ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -387,9 +426,10 @@ int main(int argc, char** argv) {
   if (mode == "registrations" && argc == 4) return Registrations(atoi(argv[2]), atoi(argv[3]));
   if (mode == "namespaces" && argc == 3) return Namespaces(atoi(argv[2]));
   if (mode == "live" && argc == 3) return Live(atoi(argv[2]));
+  if (mode == "viewkeep" && argc == 3) return ViewKeep(atoi(argv[2]));
   fprintf(stderr,
           "usage: %s watch MAX_FDS -- COMMAND... | cookie | registrations CHILDREN QUEUES |"
-          " namespaces N | live N\n",
+          " namespaces N | live N | viewkeep N\n",
           argv[0]);
   return 2;
 }

@@ -13,7 +13,7 @@
 #   - namespaces (finding 5): 3,000 children, each in a new IPC namespace with one queue:
 #     all succeed and the supervisor's descriptors stay bounded; 600 such children alive
 #     at once under a supervisor limited to 4,096 descriptors: 512 namespaces, then ENOSPC,
-#     and the supervisor lives on.
+#     and the supervisor lives on; a dead namespace mounted keeps its queues.
 # The supervisor's descriptors are sampled from /proc/<pid>/fd by the watcher, whose child
 # is mqsentry itself.
 #   notify_attack_test.sh MQSENTRY NOTIFY_ATTACK [cookie|registrations|namespaces]...
@@ -102,6 +102,10 @@ for user in root 65534; do
       "${sandbox[@]}" $attack live 600
     [ "$(field ok)" = 512 ] && [ "$(field enospc)" = 88 ] ||
       fail "$user live namespaces: $(field ok) created, $(field enospc) ENOSPC; want 512, 88"
+    # A dead namespace whose mqueue filesystem is mounted keeps its queues through the
+    # mount when the supervisor releases dead namespaces (200 come and go after it).
+    run "$user native view of a dead namespace" "${as[@]}" $attack viewkeep 200
+    run "$user sandboxed view of a dead namespace" "${sandbox[@]}" $attack viewkeep 200
   fi
   echo "  ($user: $(($(date +%s) - start)) s)"
 done
