@@ -100,8 +100,11 @@ for user in root 65534; do
     run "$user native live namespaces" "${as[@]}" $attack live 600
     run "$user sandboxed live namespaces" $attack watch 4096 -- prlimit --nofile=4096:4096 \
       "${sandbox[@]}" $attack live 600
-    [ "$(field ok)" = 512 ] && [ "$(field enospc)" = 88 ] ||
-      fail "$user live namespaces: $(field ok) created, $(field enospc) ENOSPC; want 512, 88"
+    # 512 registries, one or two of them the sandbox's own namespace (and the program's).
+    ok=$(field ok)
+    enospc=$(field enospc)
+    [ "$ok" -ge 510 ] && [ "$ok" -le 512 ] && [ $((ok + enospc)) = 600 ] ||
+      fail "$user live namespaces: $ok created, $enospc ENOSPC; want 510..512, the rest ENOSPC"
     # A dead namespace whose mqueue filesystem is mounted keeps its queues through the
     # mount when the supervisor releases dead namespaces (200 come and go after it).
     run "$user native view of a dead namespace" "${as[@]}" $attack viewkeep 200
