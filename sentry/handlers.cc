@@ -531,12 +531,7 @@ void Sentry::HandleNotify(const TrappedCall& call, const SyscallEntry& e) {
   int notify = 0, signo = 0;
   uint64_t value = 0;
   std::array<uint8_t, 32> cookie{};
-  // SIGEV_THREAD: the channel the cookies go through (sentry/cookie_channels.h), and, for
-  // a socket not yet replaced, the new channel's end to install in its place.
-  uint64_t channel = 0;
-  std::optional<CookieChannels::Created> created;
-  UniqueFd sock;
-  bool sock_cloexec = false;
+  CookieSocket thread;  // SIGEV_THREAD only
   if (sev_ptr != 0) {
     if (e.compat_sigevent) {
       // get_compat_sigevent() reads sigev_value, sigev_signo, sigev_notify and the tid (16
@@ -570,25 +565,7 @@ void Sentry::HandleNotify(const TrappedCall& call, const SyscallEntry& e) {
       if (!platform_->memory().Read(call, cookie_ptr, cookie.data(), cookie.size())) {
         return fail(EFAULT);
       }
-      sock = UniqueFd(platform_->GetFd(call.tid, signo));
-      if (!sock.valid()) return fail(EBADF);
-      if (std::optional<uint64_t> found = cookie_channels_.Find(sock.get())) {
-        channel = *found;  // a socket already replaced: the netlink socket, to the program
-      } else {
-        int domain = 0;
-        socklen_t len = sizeof(domain);
-        if (getsockopt(sock.get(), SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0) {
-          return fail(errno == ENOTSOCK ? ENOTSOCK : EBADF);
-        }
-        if (domain != AF_NETLINK) return fail(EINVAL);
-        std::optional<FdInfo> info = fd_info_.Read(call.tid, signo);
-        if (!info) return fail(EBADF);  // closed meanwhile by another thread
-        sock_cloexec = (info->flags & abi::kOCloexec) != 0;
-        // The kernel allocates the cookie's skb here: ENOMEM if it cannot.
-        created = cookie_channels_.Create((info->flags & abi::kONonblock) != 0);
-        if (!created) return fail(ENOMEM);
-        channel = created->id;
-      }
+      if (int err = ResolveCookieSocket(call, signo, thread)) return fail(err);
     }
   }
   // Step 4: the descriptor; no access mode is needed.
@@ -620,20 +597,20 @@ void Sentry::HandleNotify(const TrappedCall& call, const SyscallEntry& e) {
   r.notify = notify;
   r.signo = notify == abi::kSigevSignal ? signo : 0;
   r.value = value;
-  r.socket = channel;
+  r.socket = thread.channel;
   r.cookie = cookie;
   SyscallResult result = queue.RegisterNotification(std::move(r));
-  if (result.ok() && created) {
+  if (result.ok() && thread.created) {
     // The program's socket becomes the channel's end, at the same number.
-    absl::StatusOr<std::optional<int>> installed =
-        platform_->InstallFdAt(call, created->program_end.get(), signo, sock_cloexec);
+    absl::StatusOr<std::optional<int>> installed = platform_->InstallFdAt(
+        call, thread.created->program_end.get(), signo, thread.cloexec);
     if (!installed.ok() || !installed->has_value() || **installed != 0) {
       queue.UndoRegisterNotification(id->process);
       if (!installed.ok()) return Fail(installed.status());
       if (!installed->has_value()) return;  // interrupted: nothing was installed
       return fail(**installed);
     }
-    WakeReceiversOf(sock.get());
+    WakeReceiversOf(thread.sock.get());
   }
   if (result.ok() && owner_pids.ok()) RememberOwnerPids(id->tgid, std::move(*owner_pids));
   if (result.ok()) mqfs_->Touch(*d->inode, /*modified=*/false);  // before the answer
@@ -642,6 +619,32 @@ void Sentry::HandleNotify(const TrappedCall& call, const SyscallEntry& e) {
     // registration (EBUSY).
     queue.UndoRegisterNotification(id->process);
   }
+}
+
+// Spec §6.1 step 3.2: sigev_signo must name a netlink socket (EBADF, ENOTSOCK, EINVAL),
+// or one that already carries cookies (a channel's end, which to the program is that
+// netlink socket). For a netlink socket not yet replaced, a new channel is made (ENOMEM
+// at the bound, as the kernel when it cannot allocate the cookie's skb).
+int Sentry::ResolveCookieSocket(const TrappedCall& call, int signo, CookieSocket& out) {
+  out.sock = UniqueFd(platform_->GetFd(call.tid, signo));
+  if (!out.sock.valid()) return EBADF;
+  if (std::optional<uint64_t> found = cookie_channels_.Find(out.sock.get())) {
+    out.channel = *found;
+    return 0;
+  }
+  int domain = 0;
+  socklen_t len = sizeof(domain);
+  if (getsockopt(out.sock.get(), SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0) {
+    return errno == ENOTSOCK ? ENOTSOCK : EBADF;
+  }
+  if (domain != AF_NETLINK) return EINVAL;
+  std::optional<FdInfo> info = fd_info_.Read(call.tid, signo);
+  if (!info) return EBADF;  // closed meanwhile by another thread
+  out.cloexec = (info->flags & abi::kOCloexec) != 0;
+  out.created = cookie_channels_.Create((info->flags & abi::kONonblock) != 0);
+  if (!out.created) return ENOMEM;
+  out.channel = out.created->id;
+  return 0;
 }
 
 // A thread of the program blocked in recv() on the netlink socket just replaced (glibc's

@@ -38,6 +38,7 @@
 #include "sentry/signal_watch.h"
 #include "sentry/strace.h"
 #include "sentry/syscall_table.h"
+#include "sentry/unique_fd.h"
 #include "vfs/mqfs.h"
 
 namespace mqsentry::sentry {
@@ -222,6 +223,17 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
   static constexpr int kErestartsys = 512;  // ERESTARTSYS, kernel-internal
   void ArmTimer() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FlushDeliveries();
+  // The socket of a SIGEV_THREAD registration (HandleNotify): the channel its cookies go
+  // through (sentry/cookie_channels.h) and, for a socket not yet replaced, the new
+  // channel's end to install in its place, with the descriptor's close-on-exec flag.
+  struct CookieSocket {
+    UniqueFd sock;  // the supervisor's duplicate of the program's socket
+    uint64_t channel = 0;
+    std::optional<CookieChannels::Created> created;
+    bool cloexec = false;
+  };
+  // 0, or the errno of spec §6.1 step 3.2 (and ENOMEM at the bound on channels).
+  int ResolveCookieSocket(const TrappedCall& call, int signo, CookieSocket& out);
   // Wakes a recv() blocked on a netlink socket the program no longer names (HandleNotify).
   static void WakeReceiversOf(int netlink_sock);
   absl::StatusOr<CallerIdentity> ReadIdentity(int32_t tid, IdentityReader::Parts parts = {});
