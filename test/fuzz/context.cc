@@ -36,26 +36,33 @@ long Context::Syscall(long nr, uint64_t a, uint64_t b, uint64_t c, uint64_t d, u
 void Context::End() {
   std::string result = ret_ < 0 ? absl::StrCat("-1 ", ErrnoName(errno_))
                                 : absl::StrCat(ret_);
-  if (!Gap("late-signal")) CollectSignals(false);
+  CollectSignals();
   absl::FPrintF(out_, "%05d %s(%s) = %s | %s | w: %s%s\n", step_++, call_, args_, result,
                 out_text_.empty() ? "-" : out_text_, arena.Writes(), signals_);
   signals_.clear();
 }
 
-void Context::CollectSignals(bool wait) {
+void Context::CollectSignals() {
   // Every catchable signal is blocked: a notification fires inside the send that fires
   // it (spec §6.3), so it is pending when that send returns.
-  if (wait) usleep(200000);
   sigset_t all;
   sigfillset(&all);
   const struct timespec zero = {0, 0};
   siginfo_t si;
   while (sigtimedwait(&all, &si, &zero) > 0) {
     const std::string pid = si.si_pid == self ? "self" : absl::StrCat(si.si_pid);
-    absl::StrAppendFormat(&signals_, " sig=%d/code=%d/errno=%d/pid=%s/uid=%u/value=%#x",
-                          si.si_signo, si.si_code, si.si_errno, pid, si.si_uid,
+    absl::StrAppendFormat(&signals_, " sig=%d/code=%d/errno=%d/pid=%s/uid=%s/value=%#x",
+                          si.si_signo, si.si_code, si.si_errno, pid, UidText(si.si_uid),
                           reinterpret_cast<uint64_t>(si.si_value.sival_ptr));
   }
+}
+
+std::string Context::UidText(uint32_t uid) const {
+  return uid == getuid() ? "<uid>" : absl::StrCat(uid);
+}
+
+std::string Context::GidText(uint32_t gid) const {
+  return gid == getgid() ? "<gid>" : absl::StrCat(gid);
 }
 
 bool Context::IsMq(int fd) const {

@@ -36,13 +36,10 @@ struct FixedFds {
 // same names are given, so both transcripts stay comparable.
 inline constexpr const char* kGapNames[] = {
     "opath",            // mq_open never gets O_PATH
-    "late-signal",      // notification signals are collected at checkpoints, not per step
     "read-bad-buffer",  // read() only gets valid buffers
     "lseek-hole",       // lseek() never gets SEEK_DATA/SEEK_HOLE
     "prio-straddle",    // a receive's priority pointer never straddles into PROT_NONE
-    "thread-cookie",    // SIGEV_THREAD cookies are drained but not recorded
     "write-zero",       // write() on mq descriptors never has length 0
-    "late-cookie",      // SIGEV_THREAD cookies are compared at checkpoints, not per step
 };
 
 class Context {
@@ -60,22 +57,14 @@ class Context {
   // SIGEV_THREAD registrations and removals since the netlink socket was last drained: each
   // may queue a cookie, and a full receive buffer would make mq_notify block.
   int cookies_since_drain = 0;
-  // Cookies received since the last checkpoint (late-cookie gap).
-  std::vector<std::string> late_cookies;
   // Gaps to steer around (names from kGapNames).
   std::vector<std::string> gaps;
-  // Whether the netlink socket's contents (and so its readiness) may differ between
-  // steps.
-  bool CookiesUncertain() const { return Gap("thread-cookie") || Gap("late-cookie"); }
   bool Gap(std::string_view name) const {
     for (const std::string& g : gaps) {
       if (g == name) return true;
     }
     return false;
   }
-  // Collects pending signals into the next line (End() does it after every step, except
-  // with the late-signal gap: then at checkpoints, after waiting for stragglers).
-  void CollectSignals(bool wait);
 
   // Starts a step: resets the arena (so call before writing any input there).
   void Begin(std::string_view call);
@@ -114,6 +103,11 @@ class Context {
   void Remember(int fd);
   bool IsMq(int fd) const;
 
+  // A uid as the transcript shows it: our own real uid is "<uid>" (the runner gives each
+  // native run a real uid of its own; see differential_fuzz_test.sh), any other the number.
+  std::string UidText(uint32_t uid) const;
+  std::string GidText(uint32_t gid) const;  // likewise, our real gid is "<gid>"
+
   // A status line or any text the kernel wrote, with our own pid replaced by "<self>" and
   // unprintable bytes escaped.
   std::string Normalize(std::string_view text) const;
@@ -127,6 +121,9 @@ class Context {
   long ret_ = 0;
   int errno_ = 0;
   std::string signals_;
+
+  // Records (and consumes) the signals the step left pending.
+  void CollectSignals();
 };
 
 // Human-readable errno name ("EINVAL"), or the number.

@@ -196,11 +196,7 @@ void WriteStep(Context& ctx) {
 void PollStep(Context& ctx) {
   ctx.Begin("poll");
   std::string label;
-  uint64_t fd = ctx.PickFd(&label);
-  if (static_cast<int>(fd) == ctx.fixed.netlink && ctx.CookiesUncertain()) {
-    fd = static_cast<uint64_t>(ctx.fixed.unix_dgram);  // its readiness shows the cookies
-    label = absl::StrCat(fd, "(not mq)");
-  }
+  const uint64_t fd = ctx.PickFd(&label);
   struct pollfd p;
   p.fd = static_cast<int>(fd);
   p.events = static_cast<short>(ctx.rng.Pick<int>(
@@ -221,9 +217,9 @@ void FstatStep(Context& ctx) {
   struct stat st;
   ctx.Arg(label);
   if (ctx.Call([&] { return static_cast<long>(fstat(fd, &st)); }) == 0) {
-    ctx.Out(absl::StrFormat("mode=%#o nlink=%d uid=%d gid=%d size=%d blksize=%d blocks=%d",
-                            st.st_mode, st.st_nlink, st.st_uid, st.st_gid, st.st_size,
-                            st.st_blksize, st.st_blocks));
+    ctx.Out(absl::StrFormat("mode=%#o nlink=%d uid=%s gid=%s size=%d blksize=%d blocks=%d",
+                            st.st_mode, st.st_nlink, ctx.UidText(st.st_uid),
+                            ctx.GidText(st.st_gid), st.st_size, st.st_blksize, st.st_blocks));
   }
   ctx.End();
 }

@@ -7,6 +7,7 @@
 #   root          root (real uid 100000+SEED, see below): `unshare --ipc` vs `mqsentry run`
 #   uid           uid 200000+SEED without capabilities: `unshare --ipc` + setpriv vs
 #                 `mqsentry run --uid 200000+SEED --gid 200000+SEED`, both started by root
+# (SEED modulo 50000.) The transcripts show the run's own uid as <uid>.
 #   unprivileged  uid 65534 as test/run_unprivileged.sh runs it: `unshare --user
 #                 --map-current-user --ipc` vs `mqsentry run` started by uid 65534
 # Started by a user other than root, only `unprivileged` runs, as that user.
@@ -115,10 +116,11 @@ drop() {  # drop UID: the command prefix that runs as UID, without groups or cap
   echo "setpriv --reuid=$1 --regid=$1 --clear-groups --inh-caps=-all"
 }
 
-# commands CONFIG SEED: sets native_cmd and sandboxed_cmd (arrays, before the fuzzer's
-# args).
+# commands CONFIG SEED [OFFSET]: sets native_cmd and sandboxed_cmd (arrays, before the
+# fuzzer's args). OFFSET (default 0) moves the root and uid runs to other uids.
 commands() {
-  local root_ruid=$((100000 + $2 % 100000)) uid_user=$((200000 + $2 % 100000))
+  local offset=${3:-0}
+  local root_ruid=$((100000 + offset + $2 % 50000)) uid_user=$((200000 + offset + $2 % 50000))
   case "$1" in
     root)
       native_cmd=(unshare --ipc -- "$fuzz" "--ruid=$root_ruid")
@@ -218,8 +220,11 @@ for config in "${config_list[@]}"; do
     total_steps=$((total_steps + lines))
     if [ $first -eq 1 ]; then
       first=0
-      # The oracle is deterministic: a second native run of the seed prints the same.
+      # The oracle is deterministic: a second native run of the seed prints the same (as
+      # another uid: the first run's dead IPC namespace may still hold its bytes).
+      commands "$config" "$seed" 50000
       run "$native.again" "${native_cmd[@]}" "${args[@]}"
+      commands "$config" "$seed"
       if ! cmp -s "$native" "$native.again"; then
         fail "$label: two native runs of the same seed differ (the fuzzer is not deterministic)"
         show_mismatch "$native" "$native.again"

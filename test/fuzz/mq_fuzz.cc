@@ -111,22 +111,6 @@ struct Options {
   std::vector<std::string> gaps;
 };
 
-// Steps between two checkpoints under the late-signal and late-cookie gaps.
-constexpr int kCheckpointEvery = 1000;
-
-bool Checkpoints(const Context& ctx) {
-  return ctx.Gap("late-signal") || ctx.Gap("late-cookie");
-}
-
-// What may arrive late: every signal and cookie, after a wait.
-void Checkpoint(Context& ctx) {
-  ctx.Begin("checkpoint");
-  ctx.Arg("pending signals after 200 ms");
-  ctx.CollectSignals(true);
-  ctx.End();
-  DrainCookies(ctx, /*checkpoint=*/true);
-}
-
 void Run(const Options& opt) {
   if (opt.ruid >= 0 && setresuid(static_cast<uid_t>(opt.ruid), -1, -1) != 0) Die("setresuid");
   if (opt.msgqueue_limit >= 0) {
@@ -143,10 +127,12 @@ void Run(const Options& opt) {
   struct rlimit msgq, nofile;
   getrlimit(RLIMIT_MSGQUEUE, &msgq);
   getrlimit(RLIMIT_NOFILE, &nofile);
+  // Ids relative to our own: which real uid a run charges is the runner's choice.
   absl::PrintF(
-      "# mq_fuzz seed=%d steps=%d uid=%d euid=%d gid=%d msgqueue=%d nofile=%d i386=%d gaps=%s\n",
-      seed, steps, getuid(), geteuid(), getgid(), msgq.rlim_cur, nofile.rlim_cur,
-      I386Available(), absl::StrJoin(ctx.gaps, ","));
+      "# mq_fuzz seed=%d steps=%d uid=<uid> euid=%s gid=<gid> egid=%s msgqueue=%d nofile=%d "
+      "i386=%d gaps=%s\n",
+      seed, steps, ctx.UidText(geteuid()), ctx.GidText(getegid()), msgq.rlim_cur,
+      nofile.rlim_cur, I386Available(), absl::StrJoin(ctx.gaps, ","));
   // i386 steps only where the kernel runs them (the same natively and sandboxed).
   const bool i386 = I386Available();
   auto weight = [&](const Weighted& w) { return w.step == I386Step && !i386 ? 0 : w.weight; };
@@ -161,16 +147,9 @@ void Run(const Options& opt) {
       }
       r -= weight(w);
     }
-    if (Checkpoints(ctx) && i % kCheckpointEvery == kCheckpointEvery - 1 && i != steps - 1) {
-      Checkpoint(ctx);
-    }
   }
-  // The end state: every cookie still queued, every signal still pending.
-  if (Checkpoints(ctx)) {
-    Checkpoint(ctx);
-  } else {
-    DrainCookiesStep(ctx);
-  }
+  // The end state: every cookie still queued.
+  DrainCookiesStep(ctx);
   absl::PrintF("# end\n");
   fflush(stdout);
 }

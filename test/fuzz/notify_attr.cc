@@ -6,7 +6,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <climits>
 #include <cstring>
 #include <string>
@@ -210,8 +209,8 @@ void MqGetSetAttrStep(Context& ctx) {
   ctx.End();
 }
 
-void DrainCookies(Context& ctx, bool checkpoint) {
-  ctx.Begin(checkpoint ? "recv(checkpoint)" : "recv");
+void DrainCookiesStep(Context& ctx) {
+  ctx.Begin("recv");
   ctx.Arg(ctx.fixed.netlink, "(netlink), MSG_DONTWAIT, until EAGAIN");
   std::vector<std::string> got;
   ctx.Call([&] {
@@ -223,27 +222,10 @@ void DrainCookies(Context& ctx, bool checkpoint) {
     }
     return n;
   });
-  if (ctx.Gap("thread-cookie")) {
-    ctx.Out("cookies not compared");
-  } else if (ctx.Gap("late-cookie")) {
-    // Cookies may arrive after the call that sent them: compare them all, in order of
-    // content, at the next checkpoint.
-    ctx.late_cookies.insert(ctx.late_cookies.end(), got.begin(), got.end());
-    if (checkpoint) {
-      std::sort(ctx.late_cookies.begin(), ctx.late_cookies.end());
-      ctx.Out("cookies since the last checkpoint=", ctx.late_cookies.size(), " ",
-              absl::StrJoin(ctx.late_cookies, " "));
-      ctx.late_cookies.clear();
-    } else {
-      ctx.Out("cookies held for the checkpoint");
-    }
-  } else {
-    ctx.Out("cookies=", got.size(), " ", absl::StrJoin(got, " "));
-  }
+  // A cookie is queued inside the call that sends it (spec §6.3), so it is here by now.
+  ctx.Out("cookies=", got.size(), " ", absl::StrJoin(got, " "));
   ctx.End();
   ctx.cookies_since_drain = 0;
 }
-
-void DrainCookiesStep(Context& ctx) { DrainCookies(ctx, /*checkpoint=*/false); }
 
 }  // namespace mqsentry::fuzz

@@ -18,8 +18,6 @@ void MqTimedReceiveStep(Context& ctx);
 void MqNotifyStep(Context& ctx);
 void MqGetSetAttrStep(Context& ctx);
 void DrainCookiesStep(Context& ctx);
-// Receives every queued SIGEV_THREAD cookie; `checkpoint` under the late-cookie gap.
-void DrainCookies(Context& ctx, bool checkpoint);
 // i386.cc: one of the six calls through int $0x80 with the compat layouts.
 void I386Step(Context& ctx);
 // Whether this kernel runs i386 calls of a 64-bit program (int $0x80).
