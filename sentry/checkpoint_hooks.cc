@@ -1,6 +1,7 @@
 // The sentry's side of checkpoint and restore: the registries' namespaces handed to the
 // model's export, and the model's import into the sandbox's own namespace.
 #include <algorithm>
+#include <chrono>
 #include <memory>
 #include <vector>
 
@@ -61,6 +62,37 @@ Sentry::StateSnapshot Sentry::ExportState() {
   out.state = ipc::ExportSandbox(*accounting_, namespaces);
   out.own_namespace = own;
   return out;
+}
+
+Sentry::StateSnapshot Sentry::CaptureLive(int64_t* pause_ns) {
+  absl::MutexLock paused(&calls_mu_);
+  const auto start = std::chrono::steady_clock::now();
+  StateSnapshot out = ExportState();
+  *pause_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                  std::chrono::steady_clock::now() - start)
+                  .count();
+  return out;
+}
+
+Sentry::Counts Sentry::CountState() {
+  std::vector<std::shared_ptr<ipc::IpcNamespace>> namespaces;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [id, registry] : registries_) namespaces.push_back(registry.ns);
+  }
+  Counts c;
+  c.namespaces = namespaces.size();
+  for (const auto& ns : namespaces) {
+    for (const std::string& name : ns->Names()) {
+      std::shared_ptr<ipc::QueueInode> inode = ns->Lookup(name);
+      if (inode == nullptr) continue;
+      const ipc::QueueStatus status = inode->queue().Status();
+      ++c.queues;
+      c.messages += static_cast<uint64_t>(status.curmsgs);
+      c.bytes += status.qsize;
+    }
+  }
+  return c;
 }
 
 void Sentry::RestoreOwnNamespace(ipc::state::IpcNamespaceState st) {

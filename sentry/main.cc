@@ -14,9 +14,13 @@
 //                                     IPC namespace into FILE (atomically)
 //     --restore FILE                  the sandbox's IPC namespace starts with the sysctls
 //                                     and named queues of checkpoint FILE
+//     --name NAME [--root DIR]        a named sandbox, reachable by `mqsentry checkpoint`
+//                                     and shown by `mqsentry list` (sentry/control.h)
 // Flags also take --flag=VALUE.
 //
 //   mqsentry inspect FILE [--format=text|json] [--messages]   (sentry/inspect.h)
+//   mqsentry list [--root DIR] [--format=text|json]           (sentry/control_commands.h)
+//   mqsentry checkpoint NAME --output FILE [--root DIR]
 //
 // Exit status: the program's; 128+N if signal N killed it; 127 if it could not be
 // executed; 125 if mqsentry itself failed (a message on stderr says why), including a
@@ -33,6 +37,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
@@ -43,10 +48,13 @@
 #include "ipc/checkpoint/stream.h"
 #include "sentry/unique_fd.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "ipc/sysctls.h"
 #include "kernel/ids.h"
 #include "kernel/user_namespace.h"
+#include "sentry/control.h"
+#include "sentry/control_commands.h"
 #include "sentry/identity.h"
 #include "sentry/inspect.h"
 #include "sentry/kept_fds.h"
@@ -94,6 +102,9 @@ void Usage() {
                "  --privileged                   every capability (no security boundary)\n"
                "  --save-on-exit FILE            save the queue state into FILE at the end\n"
                "  --restore FILE                 start from the queues of checkpoint FILE\n"
+               "  --name NAME [--root DIR]       name the sandbox (control socket under DIR)\n"
+               "       mqsentry list [--root DIR] [--format=text|json]\n"
+               "       mqsentry checkpoint NAME --output FILE [--root DIR]\n"
                "       mqsentry inspect FILE [--format=text|json] [--messages]\n");
 }
 
@@ -109,6 +120,8 @@ struct Flags {
   std::string strace_log;
   std::string save_on_exit;
   std::string restore;
+  std::string name;
+  std::string root;
 };
 
 // Returns an error message, or "" on success.
@@ -136,6 +149,10 @@ std::string ParseRun(int argc, char** argv, Flags* f) {
       break;
     } else if (a == "--strace") {
       f->strace = true;
+    } else if (a == "--name" || a == "--root") {
+      const char* v = value(a.c_str());
+      if (!v || !*v) return absl::StrCat(a, " needs a value");
+      (a == "--name" ? f->name : f->root) = v;
     } else if (a == "--save-on-exit" || a == "--restore") {
       const char* v = value(a.c_str());
       if (!v || !*v) return absl::StrCat(a, " needs a file");
@@ -319,6 +336,26 @@ int Run(int argc, char** argv) {
     if (!plan.ok()) return Die(std::string(plan.status().message()));
     restore = *std::move(plan);
   }
+  // Claimed before the supervisor's namespaces change: DIR may be under the host's /tmp.
+  std::unique_ptr<ControlServer> control;
+  control::SandboxEntry entry;
+  if (!flags.name.empty()) {
+    std::string root = flags.root;
+    if (root.empty()) {
+      absl::StatusOr<std::string> fallback = DefaultControlRoot();
+      if (!fallback.ok()) return Die(std::string(fallback.status().message()));
+      root = *fallback;
+    }
+    entry.set_name(flags.name);
+    entry.set_supervisor_pid(getpid());
+    entry.set_program(absl::StrJoin(flags.launch.argv, " "));
+    entry.set_started_unix(time(nullptr));
+    entry.set_owner_uid(geteuid());
+    absl::StatusOr<std::unique_ptr<ControlServer>> claimed =
+        ControlServer::Claim(root, flags.name, entry);
+    if (!claimed.ok()) return Die(std::string(claimed.status().message()));
+    control = *std::move(claimed);
+  }
   std::string save_name;
   UniqueFd save_dir;
   if (!flags.save_on_exit.empty()) {
@@ -418,6 +455,11 @@ int Run(int argc, char** argv) {
   if (restore.has_value() && restore->own.has_value()) {
     sentry.RestoreOwnNamespace(*std::move(restore->own));
   }
+  if (control != nullptr) {
+    entry.set_init_pid(sandbox->init_pid);
+    (void)control->Update(entry);
+    ServeControl(*control, sentry, flags.launch.argv.empty() ? "" : flags.launch.argv[0]);
+  }
 
   absl::Status loop_status;
   std::thread loop([&] {
@@ -435,6 +477,7 @@ int Run(int argc, char** argv) {
   absl::StatusOr<int> status = Wait(*sandbox);
   sentry.Stop();
   loop.join();
+  if (control != nullptr) control->Stop();
   absl::Status saved;
   if (save_dir.valid() && loop_status.ok() && sentry.failure().ok()) {
     saved = SaveOnExit(sentry, save_dir.get(), save_name, flags);
@@ -455,6 +498,10 @@ int Run(int argc, char** argv) {
 
 int main(int argc, char** argv) {
   if (argc >= 2 && std::string(argv[1]) == "run") return mqsentry::sentry::Run(argc, argv);
+  if (argc >= 2 && std::string(argv[1]) == "list") return mqsentry::sentry::ListMain(argc, argv);
+  if (argc >= 2 && std::string(argv[1]) == "checkpoint") {
+    return mqsentry::sentry::CheckpointMain(argc, argv);
+  }
   if (argc >= 2 && std::string(argv[1]) == "inspect") {
     return mqsentry::sentry::InspectMain(argc, argv, stdout);
   }

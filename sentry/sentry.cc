@@ -142,12 +142,14 @@ absl::Status Sentry::Run() {
     if (fds[1].revents & POLLIN) {
       uint64_t ticks;
       (void)!read(timer_fd_, &ticks, sizeof(ticks));
+      absl::MutexLock paused(&calls_mu_);
       ExpireDeadlines();
     }
     if (fds[0].revents & POLLIN) {
       absl::StatusOr<std::optional<TrappedCall>> call = platform_->Receive();
       if (!call.ok()) return call.status();
       if (call->has_value()) {
+        absl::MutexLock paused(&calls_mu_);
         Dispatch(**call);
         FlushDeliveries();
       }

@@ -89,6 +89,14 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
   // validated and checked against its limits), all charged to its owner user namespace,
   // when its registry is made (on the program's first use of it).
   void RestoreOwnNamespace(ipc::state::IpcNamespaceState st) ABSL_LOCKS_EXCLUDED(mu_);
+  // Live checkpoint: ExportState() with the handling of trapped calls paused (no mq call
+  // is half done meanwhile, in any namespace); `pause_ns` is how long they were paused.
+  StateSnapshot CaptureLive(int64_t* pause_ns) ABSL_LOCKS_EXCLUDED(calls_mu_, mu_);
+  // For `mqsentry list`: linked queues only, without copying messages.
+  struct Counts {
+    uint64_t namespaces = 0, queues = 0, messages = 0, bytes = 0;
+  };
+  Counts CountState() ABSL_LOCKS_EXCLUDED(mu_);
 
   // ipc::QueueEvents (called under the queue's lock).
   void NotificationFired(const ipc::Queue& queue, const ipc::NotificationFiring& f) override;
@@ -263,6 +271,9 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
 
   std::shared_ptr<ipc::UserAccounting> accounting_ = std::make_shared<ipc::UserAccounting>();
 
+  // Held by Run() while it handles a call or expires deadlines, so that CaptureLive()
+  // pauses calls between two of them. Order: calls_mu_ -> mu_.
+  absl::Mutex calls_mu_;
   mutable absl::Mutex mu_;
   absl::Status failure_ ABSL_GUARDED_BY(mu_);
   struct Registry {
