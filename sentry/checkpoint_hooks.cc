@@ -7,54 +7,23 @@
 
 #include "absl/strings/str_cat.h"
 #include "ipc/sandbox_snapshot.h"
-#include "ipc/sysctls.h"
 #include "kernel/status_macros.h"
 #include "kernel/user_namespace.h"
 #include "sentry/sentry.h"
 
 namespace mqsentry::sentry {
-namespace {
-
-// A restore the program never reached (it used no queue) still belongs to the sandbox's
-// state: rebuilt in a model namespace of its own, owned by the initial user namespace.
-ipc::state::SandboxState PendingOnly(const ipc::state::IpcNamespaceState& st) {
-  ipc::IpcNamespace::Options o;
-  o.id = 1;
-  o.owner_user_ns = kernel::UserNamespace::Initial();
-  o.root_uid = kernel::KUid(st.root_uid);
-  o.root_gid = kernel::KGid(st.root_gid);
-  o.limits = std::make_shared<ipc::StaticLimits>(
-      ipc::MqSysctls{st.sysctls.queues_max, st.sysctls.msg_max, st.sysctls.msgsize_max,
-                     st.sysctls.msg_default, st.sysctls.msgsize_default});
-  o.accounting = std::make_shared<ipc::UserAccounting>();
-  auto ns = std::make_shared<ipc::IpcNamespace>(o);
-  ipc::state::IpcNamespaceState copy = st;
-  copy.id = 1;
-  auto imported = ns->Import(copy, [&o](int32_t) { return o.owner_user_ns; });
-  if (!imported.ok()) return {};
-  return ipc::ExportSandbox(*o.accounting, {ns});
-}
-
-}  // namespace
 
 Sentry::StateSnapshot Sentry::ExportState() {
   std::vector<std::shared_ptr<ipc::IpcNamespace>> namespaces;
   uint64_t own = 0;
-  std::optional<ipc::state::IpcNamespaceState> pending;
   {
     absl::MutexLock lock(&mu_);
     for (const auto& [id, registry] : registries_) {
       if (registry.first) own = registry.ns->id();
       namespaces.push_back(registry.ns);
     }
-    pending = pending_restore_;
   }
   StateSnapshot out;
-  if (pending.has_value() && namespaces.empty()) {
-    out.state = PendingOnly(*pending);
-    out.own_namespace = out.state.ipc_namespaces.empty() ? 0 : 1;
-    return out;
-  }
   // The sandbox's own first, then in creation order: the file does not depend on hashing.
   std::sort(namespaces.begin(), namespaces.end(), [own](const auto& a, const auto& b) {
     return std::pair(a->id() != own, a->id()) < std::pair(b->id() != own, b->id());

@@ -437,6 +437,10 @@ int Run(int argc, char** argv) {
     return QueueSignal(sandbox_copy, pid, sig, info);
   };
   Sentry sentry(options, platform->get(), nullptr, &identity);
+  // Before anything makes the sandbox's namespace's registry (/dev/mqueue's mount does).
+  if (restore.has_value() && restore->own.has_value()) {
+    sentry.RestoreOwnNamespace(*std::move(restore->own));
+  }
   absl::StatusOr<std::unique_ptr<vfs::Mqfs>> mqfs = vfs::Mqfs::Mount(dir, &sentry);
   if (!mqfs.ok()) {
     kill(sandbox->init_pid, SIGKILL);
@@ -452,9 +456,6 @@ int Run(int argc, char** argv) {
     return Die(absl::StrCat("/dev/mqueue: ", s.message()));
   }
 
-  if (restore.has_value() && restore->own.has_value()) {
-    sentry.RestoreOwnNamespace(*std::move(restore->own));
-  }
   if (control != nullptr) {
     entry.set_init_pid(sandbox->init_pid);
     (void)control->Update(entry);

@@ -85,9 +85,9 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
     uint64_t own_namespace = 0;
   };
   StateSnapshot ExportState() ABSL_LOCKS_EXCLUDED(mu_);
-  // Restore, before Run(): the sandbox's own IPC namespace gets the queues of `st` (already
-  // validated and checked against its limits), all charged to its owner user namespace,
-  // when its registry is made (on the program's first use of it).
+  // Restore, before anything makes the sandbox's own IPC namespace's registry (before
+  // MountDevMqueue): it gets the queues of `st` (already validated and checked against its
+  // limits), all charged to its owner user namespace, when the registry is made.
   void RestoreOwnNamespace(ipc::state::IpcNamespaceState st) ABSL_LOCKS_EXCLUDED(mu_);
   // Live checkpoint: ExportState() with the handling of trapped calls paused (no mq call
   // is half done meanwhile, in any namespace); `pause_ns` is how long they were paused.
