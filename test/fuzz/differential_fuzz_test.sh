@@ -4,10 +4,11 @@
 #   differential_fuzz_test.sh MQSENTRY MQ_FUZZ KNOWN_GAPS [--seeds=1,2,...] [--steps=N]
 #                             [--configs=root,uid,unprivileged] [--no-gaps] [--keep]
 # Configurations (each compares one native run with one sandboxed run):
-#   root          root (real uid 100000+SEED, see below): `unshare --ipc` vs `mqsentry run`
-#   uid           uid 200000+SEED without capabilities: `unshare --ipc` + setpriv vs
-#                 `mqsentry run --uid 200000+SEED --gid 200000+SEED`, both started by root
-# (SEED modulo 50000.) The transcripts show the run's own uid as <uid>.
+#   root          root with a real uid of its own (see below): `unshare --ipc` vs
+#                 `mqsentry run`
+#   uid           a uid of its own, without capabilities: `unshare --ipc` + setpriv vs
+#                 `mqsentry run --uid U --gid U`, both started by root
+# The transcripts show the run's own uid and gid as <uid> and <gid>.
 #   unprivileged  uid 65534 as test/run_unprivileged.sh runs it: `unshare --user
 #                 --map-current-user --ipc` vs `mqsentry run` started by uid 65534
 # Started by a user other than root, only `unprivileged` runs, as that user.
@@ -15,8 +16,8 @@
 # Why these uids: RLIMIT_MSGQUEUE usage is counted per real uid over the whole machine
 # (spec §3.5), and a dead IPC namespace gives its queues' bytes back some time after its
 # last process exited; the sandbox counts only its own queues. A uid no other test and no
-# earlier run uses (the root run keeps euid 0 and every capability, but sets its real uid)
-# keeps the native count the run's own. uid 65534 is shared with the unprivileged
+# earlier run uses (random per invocation, above 10^9; the root run keeps euid 0 and every
+# capability, but sets its real uid) keeps the native count the run's own. uid 65534 is shared with the unprivileged
 # conformance tests and with the previous seeds' runs, but there the run's own count is in
 # a fresh user namespace, and --msgqueue-limit keeps each run far below the host-wide limit
 # the parent level is held to.
@@ -116,11 +117,14 @@ drop() {  # drop UID: the command prefix that runs as UID, without groups or cap
   echo "setpriv --reuid=$1 --regid=$1 --clear-groups --inh-caps=-all"
 }
 
-# commands CONFIG SEED [OFFSET]: sets native_cmd and sandboxed_cmd (arrays, before the
-# fuzzer's args). OFFSET (default 0) moves the root and uid runs to other uids.
+# The first of this invocation's uids: native runs never share one with another run.
+uid_base=$((1000000000 + $(od -An -N4 -tu4 /dev/urandom) % 1000000000))
+
+# commands CONFIG SEED [REPEAT]: sets native_cmd and sandboxed_cmd (arrays, before the
+# fuzzer's args). REPEAT (0 or 1) gives the repeated native run other uids.
 commands() {
-  local offset=${3:-0}
-  local root_ruid=$((100000 + offset + $2 % 50000)) uid_user=$((200000 + offset + $2 % 50000))
+  local n=$((uid_base + 4 * ($2 % 100000000) + 2 * ${3:-0}))
+  local root_ruid=$n uid_user=$((n + 1))
   case "$1" in
     root)
       native_cmd=(unshare --ipc -- "$fuzz" "--ruid=$root_ruid")
@@ -222,7 +226,7 @@ for config in "${config_list[@]}"; do
       first=0
       # The oracle is deterministic: a second native run of the seed prints the same (as
       # another uid: the first run's dead IPC namespace may still hold its bytes).
-      commands "$config" "$seed" 50000
+      commands "$config" "$seed" 1
       run "$native.again" "${native_cmd[@]}" "${args[@]}"
       commands "$config" "$seed"
       if ! cmp -s "$native" "$native.again"; then
