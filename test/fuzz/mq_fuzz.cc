@@ -58,7 +58,7 @@ constexpr Weighted kSteps[] = {
     {6, CloseStep},        {4, DupStep},         {4, ReadStep},
     {2, LseekStep},        {1, WriteStep},       {2, PollStep},
     {2, FstatStep},        {3, FcntlStep},       {1, DrainCookiesStep},
-    {14, I386Step},
+    {14, I386Step},        {2, X32Step},
 };
 
 [[noreturn]] void Usage() {
@@ -130,12 +130,18 @@ void Run(const Options& opt) {
   // Ids relative to our own: which real uid a run charges is the runner's choice.
   absl::PrintF(
       "# mq_fuzz seed=%d steps=%d uid=<uid> euid=%s gid=<gid> egid=%s msgqueue=%d nofile=%d "
-      "i386=%d gaps=%s\n",
+      "i386=%d x32=%d gaps=%s\n",
       seed, steps, ctx.UidText(geteuid()), ctx.GidText(getegid()), msgq.rlim_cur,
-      nofile.rlim_cur, I386Available(), absl::StrJoin(ctx.gaps, ","));
-  // i386 steps only where the kernel runs them (the same natively and sandboxed).
+      nofile.rlim_cur, I386Available(), !KernelLacksX32(), absl::StrJoin(ctx.gaps, ","));
+  // i386 steps only where the kernel runs them, x32 ones only where it does not (the same
+  // natively and sandboxed).
   const bool i386 = I386Available();
-  auto weight = [&](const Weighted& w) { return w.step == I386Step && !i386 ? 0 : w.weight; };
+  const bool no_x32 = KernelLacksX32();
+  auto weight = [&](const Weighted& w) {
+    if (w.step == I386Step && !i386) return 0u;
+    if (w.step == X32Step && !no_x32) return 0u;
+    return w.weight;
+  };
   unsigned total = 0;
   for (const Weighted& w : kSteps) total += weight(w);
   for (int i = 0; i < steps; ++i) {

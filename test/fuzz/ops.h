@@ -22,6 +22,9 @@ void DrainCookiesStep(Context& ctx);
 void I386Step(Context& ctx);
 // Whether this kernel runs i386 calls of a 64-bit program (int $0x80).
 bool I386Available();
+// x32.cc: one of the six calls on the x32 ABI, where the kernel lacks x32 (ENOSYS).
+void X32Step(Context& ctx);
+bool KernelLacksX32();
 // descriptors.cc
 // Closes the oldest mq descriptor when too many are open (a step of its own).
 void TrimStep(Context& ctx);
