@@ -10,6 +10,8 @@
 #   - two sandboxes with different names checkpointed concurrently each get their own state;
 #   - `list` (text and JSON) shows running sandboxes with their counts and cleans the
 #     entries of a sandbox whose supervisor was killed; a name in use is refused (exit 125);
+#   - checkpoints taken while a sender and a receiver run flat out hold consecutive
+#     messages, and the program still receives each once, in order;
 #   - an unprivileged user cannot use root's sandbox socket: refused by the socket's mode,
 #     and, with the mode opened up, by the peer-credential check.
 #   live_checkpoint_test.sh MQSENTRY MQ_TOOL
@@ -137,11 +139,35 @@ resume c1
 resume c2
 wait "${pids[1]}" "${pids[2]}"
 
+# --- checkpoints while a sender and a receiver run flat out: each file holds a run of
+# consecutive numbers (no call was half done when the state was taken), and the program
+# still receives every number once, in order
+"$M" run --name pump --root "$R" -- "$T" pump /s 20000 "$work/pump.ready" >"$work/pump.out" 2>&1 &
+pump=$!
+pids+=($pump)
+wait_file "$work/pump.ready" || fail "pump did not start"
+for i in 1 2 3 4 5; do
+  "$M" checkpoint pump --root "$R" --output "$work/pump$i.mqck" >/dev/null 2>&1 || fail "checkpoint $i of pump"
+done
+wait $pump
+same "pump: every message received once, in order" "pump ok 20000" "$(cat "$work/pump.out")"
+for i in 1 2 3 4 5; do
+  [ -s "$work/pump$i.mqck" ] || continue  # the program may have finished first
+  got=$("$M" inspect "$work/pump$i.mqck" --format=json --messages | python3 -c '
+import json, sys, base64
+j = json.load(sys.stdin)
+q = [q for n in j["ipc_namespaces"] for q in n["queues"] if q["name"] == "/s"][0]["record"]["queue"]
+v = [int(base64.b64decode(m["payload"])) for m in q.get("messages", [])]
+print("empty" if not v else "consecutive" if v == list(range(v[0], v[0] + len(v))) else "gap: %s" % v)')
+  case $got in consecutive|empty) ok "pump checkpoint $i: $got" ;; *) fail "pump checkpoint $i: $got" ;; esac
+done
+
 # --- stale entries of a killed supervisor
 start_paused k "$T pause $work/k.ready"
 wait_file "$work/k.ready" || fail "k did not pause"
-kill -9 "${pids[3]}"
-wait "${pids[3]}" 2>/dev/null
+kpid=${pids[-1]}
+kill -9 "$kpid"
+wait "$kpid" 2>/dev/null
 [ -e "$R/k.json" ] && ok "a killed supervisor leaves its entries" || fail "no entries for k"
 listing=$("$M" list --root "$R")
 same "list cleans a dead sandbox's entries" "NAME" "$(awk '{print $1}' <<<"$listing")"

@@ -5,9 +5,13 @@
 //   mq_tool fill NAME COUNT SIZE create with maxmsg COUNT, msgsize SIZE, send COUNT messages
 //                                (priority i % 7, payload: i in decimal, padded to SIZE)
 //   mq_tool pause FILE           writes "ready" to FILE, then waits for stdin to close
+//   mq_tool pump NAME N FILE     a child sends "0".."N-1" (blocking, maxmsg 10) while the
+//                                parent receives; writes "ready" to FILE once 100 went
+//                                through; prints "pump ok N" if each arrived once, in order
 // Exit 1 with the errno on stderr if a call fails.
 #include <fcntl.h>
 #include <mqueue.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -97,6 +101,48 @@ int Pause(int argc, char** argv) {
   return 0;
 }
 
+int Pump(int argc, char** argv) {
+  if (argc != 5) return 2;
+  const std::string name = argv[2];
+  const long n = std::atol(argv[3]);
+  mq_attr attr{};
+  attr.mq_maxmsg = 10;
+  attr.mq_msgsize = 32;
+  const mqd_t q = mq_open(name.c_str(), O_RDWR | O_CREAT, 0600, &attr);
+  if (q == static_cast<mqd_t>(-1)) return Fail("mq_open", name);
+  const pid_t child = fork();
+  if (child == 0) {
+    for (long i = 0; i < n; ++i) {
+      const std::string m = std::to_string(i);
+      while (mq_send(q, m.data(), m.size(), 0) != 0) {
+        if (errno != EINTR) _exit(Fail("mq_send", name));
+      }
+    }
+    _exit(0);
+  }
+  char buf[32];
+  for (long i = 0; i < n; ++i) {
+    ssize_t got;
+    while ((got = mq_receive(q, buf, sizeof buf, nullptr)) < 0) {
+      if (errno != EINTR) return Fail("mq_receive", name);
+    }
+    if (std::string(buf, static_cast<size_t>(got)) != std::to_string(i)) {
+      std::printf("pump bad: got %.*s, want %ld\n", static_cast<int>(got), buf, i);
+      return 1;
+    }
+    if (i == 100) {
+      if (FILE* f = std::fopen(argv[4], "w")) {
+        std::fputs("ready\n", f);
+        std::fclose(f);
+      }
+    }
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  std::printf("pump ok %ld\n", n);
+  return status == 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -105,6 +151,7 @@ int main(int argc, char** argv) {
   if (cmd == "fill") return Fill(argc, argv);
   if (cmd == "drain") return Drain(argc, argv);
   if (cmd == "pause") return Pause(argc, argv);
+  if (cmd == "pump") return Pump(argc, argv);
   std::fprintf(stderr, "usage: mq_tool send|fill|drain|pause ...\n");
   return 2;
 }
