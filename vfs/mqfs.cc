@@ -202,8 +202,7 @@ class Mqfs::Ops {
         return;
       }
       entry.ino = kDirInoBase + *index;
-      entry.attr = DirStat(entry.ino, fs.table_.NamespaceOfDir(entry.ino).get());
-      entry.attr.st_atim = entry.attr.st_mtim = entry.attr.st_ctim = fs.mount_time_;
+      entry.attr = fs.DirAttributes(entry.ino);
       entry.attr_timeout = kEntryTimeout;
       entry.entry_timeout = kEntryTimeout;
       fuse_reply_entry(req, &entry);
@@ -259,9 +258,7 @@ class Mqfs::Ops {
 
   static void GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     if (ino == kRootIno || Self(req).table_.IsDir(ino)) {
-      struct stat st =
-          ino == kRootIno ? RootStat() : DirStat(ino, Self(req).table_.NamespaceOfDir(ino).get());
-      st.st_atim = st.st_mtim = st.st_ctim = Self(req).mount_time_;
+      struct stat st = Self(req).DirAttributes(ino);
       // The root never changes: no GETATTR for every path walk of Mqfs::Open.
       fuse_reply_attr(req, &st, kEntryTimeout);
       return;
@@ -809,7 +806,22 @@ void Mqfs::AddQueue(std::shared_ptr<ipc::QueueInode> inode, std::shared_ptr<ipc:
   if (const std::optional<uint64_t> dir = table_.DirOf(ns_ptr)) DirChanged(*dir);
 }
 
+struct stat Mqfs::DirAttributes(uint64_t ino) const {
+  if (ino == kRootIno) {
+    struct stat st = RootStat();
+    st.st_atim = st.st_mtim = st.st_ctim = mount_time_;
+    return st;
+  }
+  struct stat st = DirStat(ino, table_.NamespaceOfDir(ino).get());
+  const std::optional<NodeTable::DirTimes> times = table_.TimesOf(ino);
+  st.st_atim = times ? times->atime : mount_time_;
+  st.st_mtim = times ? times->mtime : mount_time_;
+  st.st_ctim = times ? times->ctime : mount_time_;
+  return st;
+}
+
 void Mqfs::DirChanged(uint64_t dir) {
+  table_.TouchDir(dir, Now());
   {
     absl::MutexLock lock(&views_mu_);
     if (!viewed_dirs_.contains(dir)) return;
@@ -818,7 +830,7 @@ void Mqfs::DirChanged(uint64_t dir) {
 }
 
 absl::StatusOr<int> Mqfs::NewView(const std::shared_ptr<ipc::IpcNamespace>& ns) {
-  const uint64_t dir = table_.DirFor(ns);
+  const uint64_t dir = table_.DirFor(ns, Now());
   const std::string dir_path = absl::StrCat(mountpoint_, "/", dir - kDirInoBase);
   const int fd = static_cast<int>(
       syscall(SYS_open_tree, AT_FDCWD, dir_path.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));

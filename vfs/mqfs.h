@@ -20,6 +20,7 @@
 #define MQSENTRY_VFS_MQFS_H_
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -242,7 +243,11 @@ class Mqfs {
   // invalidated when their entries change, so that a program's stat sees st_size move).
   absl::flat_hash_set<uint64_t> program_view_ids_ ABSL_GUARDED_BY(views_mu_);
   absl::flat_hash_set<uint64_t> viewed_dirs_ ABSL_GUARDED_BY(views_mu_);
+  // A name was added to or removed from `dir`: its times move, and a viewed one's cached
+  // attributes are dropped.
   void DirChanged(uint64_t dir) ABSL_LOCKS_EXCLUDED(views_mu_);
+  // stat of mqfs's root or a namespace's directory.
+  struct stat DirAttributes(uint64_t ino) const;
   // Request threads between waking for a request and having answered it.
   std::atomic<int> busy_threads_{0};
 

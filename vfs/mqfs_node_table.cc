@@ -19,7 +19,7 @@ void NodeTable::AddQueue(std::shared_ptr<ipc::QueueInode> inode,
                          uint32_t generation) {
   absl::MutexLock lock(&mu_);
   const uint64_t ino = InoForQueue(inode->id());
-  const uint64_t dir = DirForLocked(ns);
+  const uint64_t dir = DirForLocked(ns, now);
   const ipc::Queue* queue = &inode->queue();
   auto [it, inserted] = entries_.try_emplace(ino);
   Entry& entry = it->second;
@@ -66,16 +66,30 @@ std::optional<uint64_t> NodeTable::DirOf(const ipc::IpcNamespace* ns) const {
   return it->second;
 }
 
-uint64_t NodeTable::DirForLocked(const std::shared_ptr<ipc::IpcNamespace>& ns) {
+uint64_t NodeTable::DirForLocked(const std::shared_ptr<ipc::IpcNamespace>& ns, timespec now) {
   auto [it, added] = dir_of_ns_.try_emplace(ns.get(), next_dir_);
   if (added) ++next_dir_;
   ns_of_dir_[it->second] = ns;
+  dir_times_.try_emplace(it->second, DirTimes{now, now, now});
   return it->second;
 }
 
-uint64_t NodeTable::DirFor(const std::shared_ptr<ipc::IpcNamespace>& ns) {
+uint64_t NodeTable::DirFor(const std::shared_ptr<ipc::IpcNamespace>& ns, timespec now) {
   absl::MutexLock lock(&mu_);
-  return DirForLocked(ns);
+  return DirForLocked(ns, now);
+}
+
+std::optional<NodeTable::DirTimes> NodeTable::TimesOf(uint64_t dir) const {
+  absl::MutexLock lock(&mu_);
+  auto it = dir_times_.find(dir);
+  if (it == dir_times_.end()) return std::nullopt;
+  return it->second;
+}
+
+void NodeTable::TouchDir(uint64_t dir, timespec now) {
+  absl::MutexLock lock(&mu_);
+  auto it = dir_times_.find(dir);
+  if (it != dir_times_.end()) it->second = DirTimes{now, now, now};
 }
 
 std::shared_ptr<ipc::IpcNamespace> NodeTable::NamespaceOfDir(uint64_t dir) const {

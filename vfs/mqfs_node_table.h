@@ -104,7 +104,14 @@ class NodeTable {
   // The directory of namespace `ns`, if it has one.
   std::optional<uint64_t> DirOf(const ipc::IpcNamespace* ns) const;
   // The directory of namespace `ns`, made if it has none yet (a mount of an empty one).
-  uint64_t DirFor(const std::shared_ptr<ipc::IpcNamespace>& ns);
+  uint64_t DirFor(const std::shared_ptr<ipc::IpcNamespace>& ns, timespec now);
+  // A directory's times: made at its creation, all three set by every name added or
+  // removed (mqueue_create_attr(), mqueue_unlink()). nullopt for an unknown directory.
+  struct DirTimes {
+    timespec atime{}, mtime{}, ctime{};
+  };
+  std::optional<DirTimes> TimesOf(uint64_t dir) const;
+  void TouchDir(uint64_t dir, timespec now);
   // The namespace whose directory `dir` is (or was, for a dead one); nullptr if none.
   std::shared_ptr<ipc::IpcNamespace> NamespaceOfDir(uint64_t dir) const;
   // Namespace `ns` is gone: its directory (returned, if any) stays with the queues in it
@@ -169,7 +176,7 @@ class NodeTable {
     PollHandle poll_handle;
   };
 
-  uint64_t DirForLocked(const std::shared_ptr<ipc::IpcNamespace>& ns)
+  uint64_t DirForLocked(const std::shared_ptr<ipc::IpcNamespace>& ns, timespec now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Removes entries whose queue was destroyed and which have no open description.
   void SweepLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -193,6 +200,7 @@ class NodeTable {
   uint64_t next_dir_ ABSL_GUARDED_BY(mu_) = kDirInoBase + 1;
   // The other way round; weak, so that an empty directory does not keep a namespace.
   absl::flat_hash_map<uint64_t, std::weak_ptr<ipc::IpcNamespace>> ns_of_dir_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, DirTimes> dir_times_ ABSL_GUARDED_BY(mu_);
   // (dir, name) -> inode numbers: one linked queue at most, and unlinked ones still open.
   absl::flat_hash_map<std::pair<uint64_t, std::string>, absl::flat_hash_set<uint64_t>> by_name_
       ABSL_GUARDED_BY(mu_);

@@ -29,6 +29,13 @@ expect() {  # expect LABEL OUTPUT LINE...
 echo "== native (in private mount and IPC namespaces)"
 native=$(unshare --mount --ipc sh -c "$script" 2>&1)
 echo "$native"
+echo "== native, as uid 65534"
+native_nobody=$(unshare --mount --ipc setpriv --reuid=65534 --regid=65534 --clear-groups \
+  --inh-caps=-all sh -c "$script" 2>&1)
+echo "$native_nobody"
+echo "== under mqsentry --privileged --uid 65534 (the supervisor's privileges are not lent)"
+nobody=$("$mqsentry" run --privileged --uid 65534 --gid 65534 -- sh -c "$script" 2>&1)
+echo "$nobody"
 echo "== under mqsentry"
 sandboxed=$("$mqsentry" run -- sh -c "$script" 2>&1)
 echo "$sandboxed"
@@ -39,6 +46,10 @@ echo "== under mqsentry --privileged"
 privileged=$("$mqsentry" run --privileged -- sh -c "$script" 2>&1)
 echo "$privileged"
 expect native "$native" "mqueue: 0" "tmpfs: 0" "own-namespace mqueue: 0" "own-namespace tmpfs: 0" &&
+  expect "native uid 65534" "$native_nobody" "mqueue: 32" "tmpfs: 32" \
+    "own-namespace mqueue: 0" "own-namespace tmpfs: 0" &&
+  expect "mqsentry --uid 65534" "$nobody" "mqueue: 32" "tmpfs: 32" \
+    "own-namespace mqueue: 0" "own-namespace tmpfs: 0" &&
   expect mqsentry "$sandboxed" "mqueue: 32" "tmpfs: 32" "own-namespace mqueue: 0" \
     "own-namespace tmpfs: 0" &&
   expect "mqsentry --cap-add SYS_ADMIN" "$sys_admin" "mqueue: 0" "tmpfs: 0" \

@@ -128,6 +128,16 @@ TEST(MqMqueueMount, ListsAndStatsQueues_Spec8_5) {
     CHILD_CHECK((List(dir.path(), &types_ok) == std::set<std::string>{name, second}));
     CHILD_CHECK_OK(stat(dir.path().c_str(), &st));
     CHILD_CHECK_EQ(st.st_size, 80);
+    // Adding and removing names sets the root's times (whole seconds).
+    const time_t before = st.st_mtim.tv_sec;
+    SleepMs(1100);
+    const std::string third = UniqueName();
+    CHILD_CHECK_OK(RawMqOpen(third.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600, &kSmall));
+    CHILD_CHECK_OK(stat(dir.path().c_str(), &st));
+    CHILD_CHECK(st.st_mtim.tv_sec > before);
+    CHILD_CHECK_EQ(st.st_ctim.tv_sec, st.st_mtim.tv_sec);
+    CHILD_CHECK_EQ(st.st_mtim.tv_nsec, 0L);
+    CHILD_CHECK_OK(RawMqUnlink(third.c_str()));
     // mq_unlink removes it from the mount.
     CHILD_CHECK_OK(RawMqUnlink(second.c_str()));
     CHILD_CHECK(List(dir.path(), &types_ok) == std::set<std::string>{name});
@@ -364,6 +374,21 @@ TEST(MqMqueueMount, StickyRootAndOwnerRules_Spec8_5) {
     struct stat st;
     CHILD_CHECK_OK(stat(dir.path().c_str(), &st));
     CHILD_CHECK_EQ(st.st_mode, static_cast<mode_t>(S_IFDIR | 01777));
+    return 0;
+  }));
+}
+
+// §8.5: the root directory's owner may chmod it (simple_setattr).
+TEST(MqMqueueMount, ChmodOfTheRoot_Spec8_5) {
+  ScratchDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  EXPECT_CHILD_OK(RunInChild([&]() -> int {
+    CHILD_CHECK(EnterOwnNamespaces(CLONE_NEWNS | CLONE_NEWIPC));
+    CHILD_CHECK_OK(MountMqueue(dir.path()));
+    CHILD_CHECK_OK(chmod(dir.path().c_str(), 0755));
+    struct stat st;
+    CHILD_CHECK_OK(stat(dir.path().c_str(), &st));
+    CHILD_CHECK_EQ(st.st_mode, static_cast<mode_t>(S_IFDIR | 0755));
     return 0;
   }));
 }
