@@ -58,8 +58,10 @@ class SignalWatch {
   static constexpr int64_t kProcessSweepMinNs = 5'000'000;   // 5 ms
   static constexpr int64_t kThreadSweepMinNs = 100'000'000;  // 100 ms
   static constexpr int64_t kSweepCostFactor = 200;           // <= 0.5% CPU per sweep kind
-  // After a trapped signal-sending call: when to look at its targets (after the answer).
-  static constexpr int64_t kAfterSendNs[] = {200'000, 2'000'000, 10'000'000};
+  // After a trapped signal-sending call: when to look at its targets (after the answer;
+  // the sender runs the call itself when it is next scheduled, later on a loaded machine).
+  static constexpr int64_t kAfterSendNs[] = {200'000, 2'000'000, 10'000'000, 50'000'000,
+                                             250'000'000};
 
   SignalWatch() = default;
 
@@ -77,7 +79,7 @@ class SignalWatch {
   std::optional<int64_t> NextDue() const ABSL_LOCKS_EXCLUDED(mu_);
 
   // Runs the checks and sweeps due at `now_ns`; returns the parked calls to interrupt
-  // (and forgets them).
+  // (and forgets them). One caller thread at a time (the sentry's loop).
   std::vector<uint64_t> RunDue(int64_t now_ns) ABSL_LOCKS_EXCLUDED(mu_);
 
   size_t parked() const ABSL_LOCKS_EXCLUDED(mu_);
@@ -120,6 +122,7 @@ class SignalWatch {
   size_t DepthOf(int32_t tid);
 
   ProcFileCache files_{2048};
+  int64_t choose_ns_ = 0;  // time in ChooseTakers during one RunDue (its caller's thread)
 
   mutable absl::Mutex mu_;
   absl::flat_hash_map<uint64_t, Thread> threads_ ABSL_GUARDED_BY(mu_);    // by call id

@@ -6,6 +6,9 @@
 //                      N threads parked in mq_receive: time to park them all, the
 //                      supervisor's CPU while they wait, an unrelated pair's time
 //                      ("-": natively)
+//   sentry_bench --workload signal_latency --threads N   (natively or under mqsentry run)
+//                      how long each signal source takes to interrupt a blocked call,
+//                      with N other calls blocked
 // Workloads: pair (send+receive in one process), notify (pair + a SIGEV_SIGNAL
 // notification fired and collected), pingpong (two processes, two queues),
 // cycle (mq_open O_CREAT + close + mq_unlink), big (512 KiB send+receive), and
@@ -27,9 +30,13 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <functional>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -373,6 +380,145 @@ int DriveParked(const std::string& self, const std::string& mqsentry, int thread
   return ns > 0 ? 0 : 1;
 }
 
+// How long a signal takes to interrupt a blocked mq_receive, per signal source, with
+// `idle` other calls blocked meanwhile. Prints one line per source: n, median, 90th
+// percentile and maximum, in microseconds (from the send, or a timer's expiry, to the
+// handler).
+std::atomic<int64_t> g_handler_ns{0};
+int64_t MonoNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+void StampHandler(int) { g_handler_ns.store(MonoNs()); }
+
+int SignalLatency(int idle, int rounds) {
+  const int sig = SIGUSR1;
+  struct sigaction sa {};
+  sa.sa_handler = StampHandler;
+  sigaction(sig, &sa, nullptr);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, sig);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);  // every thread but the target blocks it
+  const std::string idle_name = Name("lat-idle"), name = Name("lat");
+  mqd_t iq = Open(idle_name, 1, 64), q = Open(name, 1, 64);
+  for (int i = 0; i < idle; ++i) {
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 64 * 1024);
+    if (pthread_create(&t, &attr, [](void* arg) -> void* {
+          char buf[64];
+          mq_receive(static_cast<mqd_t>(reinterpret_cast<intptr_t>(arg)), buf, sizeof(buf),
+                     nullptr);
+          return nullptr;
+        }, reinterpret_cast<void*>(static_cast<intptr_t>(iq))) != 0) {
+      Die("pthread_create");
+    }
+    pthread_attr_destroy(&attr);
+  }
+  WaitForThreadsInSyscall(SYS_mq_timedreceive, idle);
+  static std::atomic<int> entered{0}, interrupted{0};
+  static std::atomic<pid_t> target_tid{0};
+  static mqd_t target_q;
+  target_q = q;
+  pthread_t target;
+  if (pthread_create(&target, nullptr, [](void*) -> void* {
+        target_tid = static_cast<pid_t>(syscall(SYS_gettid));
+        sigset_t s;
+        sigemptyset(&s);
+        sigaddset(&s, SIGUSR1);
+        pthread_sigmask(SIG_UNBLOCK, &s, nullptr);
+        char buf[64];
+        for (;;) {
+          entered++;
+          if (mq_receive(target_q, buf, sizeof(buf), nullptr) >= 0) return nullptr;
+          if (errno == EINTR) interrupted++;
+        }
+      }, nullptr) != 0) {
+    Die("pthread_create");
+  }
+  while (target_tid == 0) usleep(1000);
+  struct Source {
+    const char* name;
+    std::function<int64_t()> fire;  // returns the reference time
+  };
+  timer_t process_timer, thread_timer;
+  sigevent pev{};
+  pev.sigev_notify = SIGEV_SIGNAL;
+  pev.sigev_signo = sig;
+  if (timer_create(CLOCK_MONOTONIC, &pev, &process_timer) != 0) Die("timer_create");
+  sigevent tev{};
+  tev.sigev_notify = SIGEV_THREAD_ID;
+  tev.sigev_signo = sig;
+  tev._sigev_un._tid = target_tid;
+  if (timer_create(CLOCK_MONOTONIC, &tev, &thread_timer) != 0) Die("timer_create");
+  auto arm = [](timer_t t) {
+    const int64_t at = MonoNs() + 2'000'000;
+    itimerspec its{};
+    its.it_value.tv_sec = at / 1'000'000'000;
+    its.it_value.tv_nsec = at % 1'000'000'000;
+    if (timer_settime(t, TIMER_ABSTIME, &its, nullptr) != 0) Die("timer_settime");
+    return at;
+  };
+  const pid_t self = getpid();
+  const Source sources[] = {
+      {"tgkill from another thread",
+       [&] {
+         const int64_t t0 = MonoNs();
+         syscall(SYS_tgkill, self, target_tid.load(), sig);
+         return t0;
+       }},
+      {"kill of the process by itself",
+       [&] {
+         const int64_t t0 = MonoNs();
+         kill(self, sig);
+         return t0;
+       }},
+      {"kill from another process",
+       [&] {
+         const int64_t t0 = MonoNs();
+         const pid_t c = fork();
+         if (c == 0) {
+           kill(self, SIGUSR1);
+           _exit(0);
+         }
+         waitpid(c, nullptr, 0);
+         return t0;
+       }},
+      {"POSIX timer, process-directed (kernel)", [&] { return arm(process_timer); }},
+      {"POSIX timer, SIGEV_THREAD_ID (kernel)", [&] { return arm(thread_timer); }},
+  };
+  for (const Source& src : sources) {
+    std::vector<double> us;
+    for (int r = 0; r < rounds; ++r) {
+      const int want = interrupted.load() + 1;
+      // The target is back in its call, and (under mqsentry) parked by now.
+      while (entered.load() < want) usleep(100);
+      usleep(20000);
+      g_handler_ns = 0;
+      const int64_t t0 = src.fire();
+      const int64_t give_up = MonoNs() + 10'000'000'000;
+      while (interrupted.load() < want && MonoNs() < give_up) usleep(50);
+      if (interrupted.load() < want) {
+        std::printf("%-40s not interrupted within 10 s\n", src.name);
+        while (interrupted.load() < want) usleep(1000);  // (it will be, by a later sweep)
+        continue;
+      }
+      us.push_back((g_handler_ns.load() - t0) / 1000.0);
+    }
+    if (us.empty()) continue;
+    std::sort(us.begin(), us.end());
+    std::printf("%-40s n=%-4zu median=%8.0f us  p90=%8.0f us  max=%8.0f us\n", src.name,
+                us.size(), us[us.size() / 2], us[us.size() * 9 / 10], us.back());
+    std::fflush(stdout);
+  }
+  mq_unlink(name.c_str());
+  mq_unlink(idle_name.c_str());
+  _exit(0);
+}
+
 int RunWorkload(const std::string& w, double seconds) {
   double ns = 0;
   if (w == "pair") {
@@ -455,6 +601,7 @@ int main(int argc, char** argv) {
     }
   }
   if (workload == "parked") return ParkedPair(seconds, threads);
+  if (workload == "signal_latency") return SignalLatency(std::max(threads, 0), 20);
   if (workload == "trap_floor_held") {
     // The floor with `threads` calls held unanswered on the same listener: what the
     // kernel's walk of the listener's notification list adds to every round trip.
