@@ -2,37 +2,36 @@
 # Differential fuzz test: the same seeds of mq_fuzz run natively (the oracle) and under
 # `mqsentry run`, and the two transcripts must be identical, line for line.
 #   differential_fuzz_test.sh MQSENTRY MQ_FUZZ KNOWN_GAPS [--seeds=1,2,...] [--steps=N]
-#                             [--configs=root,uid,unprivileged] [--no-gaps] [--keep]
-# Configurations (each compares one native run with one sandboxed run):
-#   root          root with a real uid of its own (see below): `unshare --ipc` vs
-#                 `mqsentry run`
-#   uid           a uid of its own, without capabilities: `unshare --ipc` + setpriv vs
-#                 `mqsentry run --uid U --gid U`, both started by root
-# The transcripts show the run's own uid and gid as <uid> and <gid>.
-#   unprivileged  uid 65534 as test/run_unprivileged.sh runs it: `unshare --user
-#                 --map-current-user --ipc` vs `mqsentry run` started by uid 65534
+#       [--configs=root,uid,unprivileged] [--unprivileged-uid=N] [--no-gaps] [--keep]
+# Configurations (each compares a native run with a sandboxed run of the same seed):
+#   root          root, with a real uid U of its own (euid 0 and every capability kept):
+#                 `unshare --ipc` vs `mqsentry run`, the program setting its real uid
+#   uid           uid U without capabilities in a root-started sandbox: `unshare --ipc` +
+#                 setpriv vs `mqsentry run --uid U --gid U`
+#   unprivileged  as test/run_unprivileged.sh runs the suite, as uid U: `unshare --user
+#                 --map-current-user --ipc` vs `mqsentry run` started by uid U (setpriv,
+#                 no capabilities)
 # Started by a user other than root, only `unprivileged` runs, as that user.
 #
-# Why these uids: RLIMIT_MSGQUEUE usage is counted per real uid over the whole machine
-# (spec §3.5), and a dead IPC namespace gives its queues' bytes back some time after its
-# last process exited; the sandbox counts only its own queues. A uid no other test and no
-# earlier run uses (random per invocation, above 10^9; the root run keeps euid 0 and every
-# capability, but sets its real uid) keeps the native count the run's own. uid 65534 is shared with the unprivileged
-# conformance tests and with the previous seeds' runs, but there the run's own count is in
-# a fresh user namespace, and --msgqueue-limit keeps each run far below the host-wide limit
-# the parent level is held to.
+# Which uid U: RLIMIT_MSGQUEUE usage is counted per real uid over the whole machine (spec
+# §3.5; a nested user namespace is also held to its parent's count), and a dead IPC
+# namespace gives its queues' bytes back some time after its last process exited, while
+# the sandbox counts only its own queues. So every native run charges a uid that no other
+# run and no other test uses: random per invocation, above 10^9. (uid 65534, the suite's
+# unprivileged user, is filled to its limit by test/attack/notify; --unprivileged-uid=65534
+# runs as it anyway.) The transcripts show the run's own uid and gid as <uid> and <gid>.
 #
 # Each gap named in KNOWN_GAPS (test/fuzz/known_gaps.txt) for the configuration is given to
 # both runs, which then steer around that known difference; --no-gaps runs without them (to
-# see what they hide).
-# The first seed of each configuration also runs natively twice: the oracle must be
-# deterministic. A failure names the configuration, seed and step, shows the steps before it and the two
-# differing lines, and prints the commands that reproduce it.
+# see what they hide). The first seed of each configuration also runs natively twice: the
+# oracle must be deterministic. A failure names the configuration, seed and step, shows
+# the steps before it and the two differing lines, and prints the commands that reproduce
+# it.
 set -u
 
 usage() {
   echo "usage: $0 MQSENTRY MQ_FUZZ KNOWN_GAPS [--seeds=1,2,...] [--steps=N]" \
-    "[--configs=root,uid,unprivileged] [--no-gaps] [--keep]" >&2
+    "[--configs=root,uid,unprivileged] [--unprivileged-uid=N] [--no-gaps] [--keep]" >&2
   exit 2
 }
 [ $# -ge 3 ] || usage
@@ -43,6 +42,7 @@ shift 3
 seeds=1,2,3
 steps=3000
 configs=root,uid,unprivileged
+unprivileged_uid=""  # default: a uid of the run's own
 use_gaps=1
 keep=0
 for arg in "$@"; do
@@ -50,6 +50,7 @@ for arg in "$@"; do
     --seeds=*) seeds=${arg#--seeds=} ;;
     --steps=*) steps=${arg#--steps=} ;;
     --configs=*) configs=${arg#--configs=} ;;
+    --unprivileged-uid=*) unprivileged_uid=${arg#--unprivileged-uid=} ;;
     --no-gaps) use_gaps=0 ;;
     --keep) keep=1 ;;
     *) usage ;;
@@ -58,7 +59,6 @@ done
 
 readonly msgqueue_limit=200000  # bytes: 2 default-sized queues (spec §3.5)
 readonly run_limit=120          # seconds per run; a run normally takes about 1 s
-readonly unprivileged_user=65534
 
 fail_count=0
 # One JUnit test case per configuration and seed (tools/run-tests counts them).
@@ -102,7 +102,7 @@ else
 fi
 chmod 0755 "$work"
 if [ "$(id -u)" -eq 0 ]; then
-  # The runfiles tree lives under /root (mode 0700): uid 65534 runs copies.
+  # The runfiles tree lives under /root (mode 0700): other uids run copies.
   install -m 0755 "$mqsentry" "$work/mqsentry"
   install -m 0755 "$fuzz" "$work/mq_fuzz"
   mqsentry=$work/mqsentry
@@ -123,8 +123,8 @@ uid_base=$((1000000000 + $(od -An -N4 -tu4 /dev/urandom) % 1000000000))
 # commands CONFIG SEED [REPEAT]: sets native_cmd and sandboxed_cmd (arrays, before the
 # fuzzer's args). REPEAT (0 or 1) gives the repeated native run other uids.
 commands() {
-  local n=$((uid_base + 4 * ($2 % 100000000) + 2 * ${3:-0}))
-  local root_ruid=$n uid_user=$((n + 1))
+  local n=$((uid_base + 8 * ($2 % 100000000) + 4 * ${3:-0}))
+  local root_ruid=$n uid_user=$((n + 1)) unprivileged_user=${unprivileged_uid:-$((n + 2))}
   case "$1" in
     root)
       native_cmd=(unshare --ipc -- "$fuzz" "--ruid=$root_ruid")
