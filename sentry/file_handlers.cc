@@ -59,18 +59,13 @@ constexpr uint32_t kFileidValidUserFlags = 0x30000;  // FILEID_IS_CONNECTABLE | 
 
 }  // namespace
 
-void Sentry::ContinueCall(const TrappedCall& call) {
-  absl::StatusOr<bool> continued = platform_->Continue(call);
-  if (!continued.ok()) Fail(continued.status());
-}
-
 // HandleMmap answers a private file mapping of an mq descriptor as do_mmap() does for a
 // file without ->mmap (spec §8.3 "mmap -> ENODEV"), after the checks that come first:
 // a zero length or unaligned offset (EINVAL), MAP_HUGETLB on a non-hugetlbfs file
 // (EINVAL), a descriptor without read access (EACCES), PROT_EXEC on a noexec superblock
 // (EPERM). Not re-made: address-space errors of the mapping itself (ENOMEM, EEXIST for
 // MAP_FIXED_NOREPLACE), which Linux checks before EACCES.
-void Sentry::HandleMmap(const TrappedCall& call, const SyscallEntry& e) {
+HandlerResult Sentry::HandleMmap(const TrappedCall& call, const SyscallEntry& e) {
   uint64_t len = Arg(call, e, 1), prot = Arg(call, e, 2), flags = Arg(call, e, 3);
   uint64_t offset = Arg(call, e, 5);
   int fd = IntArg(call, 4);
@@ -78,14 +73,14 @@ void Sentry::HandleMmap(const TrappedCall& call, const SyscallEntry& e) {
   if (e.old_mmap) {
     uint32_t a[6];  // struct mmap_arg_struct: addr, len, prot, flags, fd, offset
     if (!platform_->memory().Read(call, call.args[0], a, sizeof(a))) {
-      return ContinueCall(call);  // the kernel's EFAULT
+      return ContinueToHost{};  // the kernel's EFAULT
     }
     len = a[1], prot = a[2], flags = a[3], fd = static_cast<int>(a[4]), offset = a[5];
     offset_in_pages = false;
-    if ((flags & (MAP_TYPE | MAP_ANONYMOUS)) != MAP_PRIVATE) return ContinueCall(call);
+    if ((flags & (MAP_TYPE | MAP_ANONYMOUS)) != MAP_PRIVATE) return ContinueToHost{};
   }
   std::optional<FdInfo> info = MqFdInfo(call, fd);
-  if (!info || (info->flags & abi::kOPath)) return ContinueCall(call);
+  if (!info || (info->flags & abi::kOPath)) return ContinueToHost{};
   std::string trace;
   if (strace_.enabled()) {
     trace = absl::StrCat(e.name, "(..., ", len, ", ", prot, ", MAP_PRIVATE, ", fd, ", ", offset, ")");
@@ -102,7 +97,7 @@ void Sentry::HandleMmap(const TrappedCall& call, const SyscallEntry& e) {
   } else if (prot & PROT_EXEC) {
     err = EPERM;  // the mqueue superblock is SB_I_NOEXEC
   }
-  Reply(call, trace, SyscallResult::Error(err));
+  return AnswerError(err, trace);
 }
 
 // HandleSendfile answers sendfile(2) from an mq descriptor as do_sendfile() does: the
@@ -110,14 +105,14 @@ void Sentry::HandleMmap(const TrappedCall& call, const SyscallEntry& e) {
 // (EINVAL), the output open for writing (EBADF) and, unless a pipe, not O_APPEND
 // (EINVAL); a zero count sends nothing; otherwise the missing ->splice_read gives EINVAL
 // (spec §8.3). A pipe that is full is not waited for (Linux waits for room first).
-void Sentry::HandleSendfile(const TrappedCall& call, const SyscallEntry& e) {
+HandlerResult Sentry::HandleSendfile(const TrappedCall& call, const SyscallEntry& e) {
   const int out_fd = IntArg(call, 0), in_fd = IntArg(call, 1);
   const uint64_t offset_ptr = Arg(call, e, 2), count = Arg(call, e, 3);
   std::optional<FdInfo> in = MqFdInfo(call, in_fd);
-  if (!in) return ContinueCall(call);
+  if (!in) return ContinueToHost{};
   std::string trace;
   if (strace_.enabled()) trace = absl::StrCat(e.name, "(", out_fd, ", ", in_fd, ", ..., ", count, ")");
-  auto reply = [&](int err) { Reply(call, trace, SyscallResult::Error(err)); };
+  auto reply = [&](int err) -> HandlerResult { return AnswerError(err, trace); };
   int64_t pos = 0;
   if (offset_ptr != 0) {
     if (e.off32) {
@@ -133,8 +128,8 @@ void Sentry::HandleSendfile(const TrappedCall& call, const SyscallEntry& e) {
   std::optional<FdInfo> out = fd_info_.Read(call.tid, out_fd);
   if (!out || (out->flags & abi::kOPath) || !Writable(out->flags)) return reply(EBADF);
   if (!IsPipe(call.tid, out_fd) && (out->flags & O_APPEND)) return reply(EINVAL);
-  if (count == 0) return Reply(call, trace, SyscallResult::Value(0)), void();
-  reply(EINVAL);
+  if (count == 0) return Answer{SyscallResult::Value(0), trace};
+  return reply(EINVAL);
 }
 
 // HandleSplice answers splice(2) from an mq descriptor as the kernel does (spec §8.3): a
@@ -144,16 +139,16 @@ void Sentry::HandleSendfile(const TrappedCall& call, const SyscallEntry& e) {
 // (EINVAL otherwise); and then the missing ->splice_read gives EINVAL. A full pipe is not
 // waited for. Splicing into an mq descriptor is FUSE's (its write answers EINVAL, as
 // mqueue's missing ->splice_write does).
-void Sentry::HandleSplice(const TrappedCall& call, const SyscallEntry& e) {
+HandlerResult Sentry::HandleSplice(const TrappedCall& call, const SyscallEntry& e) {
   const int fd_in = IntArg(call, 0), fd_out = IntArg(call, 2);
   const uint64_t off_in = Arg(call, e, 1), off_out = Arg(call, e, 3), len = Arg(call, e, 4);
   const uint32_t flags = static_cast<uint32_t>(call.args[5]);
   std::optional<FdInfo> in = MqFdInfo(call, fd_in);
-  if (!in) return ContinueCall(call);
+  if (!in) return ContinueToHost{};
   std::string trace;
   if (strace_.enabled()) trace = absl::StrCat(e.name, "(", fd_in, ", ..., ", fd_out, ", ..., ", len, ", ", flags, ")");
-  auto reply = [&](int err) { Reply(call, trace, SyscallResult::Error(err)); };
-  if (len == 0) return Reply(call, trace, SyscallResult::Value(0)), void();
+  auto reply = [&](int err) -> HandlerResult { return AnswerError(err, trace); };
+  if (len == 0) return Answer{SyscallResult::Value(0), trace};
   if (flags & ~kSpliceFlagsAll) return reply(EINVAL);
   std::optional<FdInfo> out = fd_info_.Read(call.tid, fd_out);
   if (!out || (out->flags & abi::kOPath) || (in->flags & abi::kOPath)) return reply(EBADF);
@@ -165,7 +160,7 @@ void Sentry::HandleSplice(const TrappedCall& call, const SyscallEntry& e) {
   }
   if (!Readable(in->flags) || !Writable(out->flags)) return reply(EBADF);
   if (!out_pipe) return reply(EINVAL);
-  reply(EINVAL);  // rw_verify_area's EINVAL for a negative offset, or no ->splice_read
+  return reply(EINVAL);  // rw_verify_area's EINVAL for a negative offset, or no ->splice_read
 }
 
 // HandleLinkat answers linkat(fd, "", newdirfd, newpath, AT_EMPTY_PATH) of an mq
@@ -174,20 +169,20 @@ void Sentry::HandleSplice(const TrappedCall& call, const SyscallEntry& e) {
 // "opened by the caller" test would give ENOENT first). Not re-made: the new path's own
 // errors (ENOENT, EEXIST, EACCES ...), which Linux reports before EXDEV. A non-empty old
 // path, or another descriptor, continues.
-void Sentry::HandleLinkat(const TrappedCall& call, const SyscallEntry& e) {
+HandlerResult Sentry::HandleLinkat(const TrappedCall& call, const SyscallEntry& e) {
   const int olddirfd = IntArg(call, 0);
   const uint64_t oldpath = Arg(call, e, 1);
   const int flags = IntArg(call, 4);
-  if (!MqFdInfo(call, olddirfd)) return ContinueCall(call);
+  if (!MqFdInfo(call, olddirfd)) return ContinueToHost{};
   char first = 0;
-  if (!platform_->memory().Read(call, oldpath, &first, 1)) return ContinueCall(call);
-  if (first != '\0') return ContinueCall(call);  // a path relative to a file: the kernel's
+  if (!platform_->memory().Read(call, oldpath, &first, 1)) return ContinueToHost{};
+  if (first != '\0') return ContinueToHost{};  // a path relative to a file: the kernel's
   std::string trace;
   if (strace_.enabled()) trace = absl::StrCat(e.name, "(", olddirfd, ", \"\", ..., AT_EMPTY_PATH)");
   if (flags & ~(kAtSymlinkFollow | kAtEmptyPath)) {
-    return Reply(call, trace, SyscallResult::Error(EINVAL)), void();
+    return Answer{SyscallResult::Error(EINVAL), trace};
   }
-  Reply(call, trace, SyscallResult::Error(EXDEV));
+  return AnswerError(EXDEV, trace);
 }
 
 // HandleNameToHandleAt answers name_to_handle_at(fd, "", ..., AT_EMPTY_PATH) of an mq
@@ -195,18 +190,18 @@ void Sentry::HandleLinkat(const TrappedCall& call, const SyscallEntry& e) {
 // AT_HANDLE_FID Linux encodes one, and so does FUSE (the call continues). A handle of an
 // mqfs file reached by a path (/proc/self/fd/N) is still FUSE's: it cannot be decoded on
 // mqfs (HandleOpenByHandleAt).
-void Sentry::HandleNameToHandleAt(const TrappedCall& call, const SyscallEntry& e) {
+HandlerResult Sentry::HandleNameToHandleAt(const TrappedCall& call, const SyscallEntry& e) {
   const int dirfd = IntArg(call, 0);
   const uint64_t path = Arg(call, e, 1);
   const int flags = IntArg(call, 4);
-  if ((flags & kAtHandleFid) || !MqFdInfo(call, dirfd)) return ContinueCall(call);
+  if ((flags & kAtHandleFid) || !MqFdInfo(call, dirfd)) return ContinueToHost{};
   char first = 0;
   if (!platform_->memory().Read(call, path, &first, 1) || first != '\0') {
-    return ContinueCall(call);
+    return ContinueToHost{};
   }
   std::string trace;
   if (strace_.enabled()) trace = absl::StrCat(e.name, "(", dirfd, ", \"\", ..., AT_EMPTY_PATH)");
-  Reply(call, trace, SyscallResult::Error(EOPNOTSUPP));
+  return AnswerError(EOPNOTSUPP, trace);
 }
 
 // HandleOpenByHandleAt: no handle is ever decoded on mqfs. Decoding one there would open
@@ -223,19 +218,19 @@ void Sentry::HandleNameToHandleAt(const TrappedCall& call, const SyscallEntry& e
 // its random 32-bit generation, and files are opened through detached trees whose ".."
 // leads nowhere (vfs/mqfs.h). The directories themselves (root and per namespace, fixed
 // ids) can be decoded in that race, as empty, unlistable directories.
-void Sentry::HandleOpenByHandleAt(const TrappedCall& call, const SyscallEntry& e) {
+HandlerResult Sentry::HandleOpenByHandleAt(const TrappedCall& call, const SyscallEntry& e) {
   const int mount_fd = IntArg(call, 0);
   const uint64_t handle = Arg(call, e, 1);
   std::optional<FdInfo> info = MqFdInfo(call, mount_fd);
-  if (!info) return ContinueCall(call);
+  if (!info) return ContinueToHost{};
   auto found = mqfs_->IdentifyMountInode(info->mnt_id, info->ino);
-  if (!found) return ContinueCall(call);
+  if (!found) return ContinueToHost{};
   std::string trace;
   if (strace_.enabled()) trace = absl::StrCat(e.name, "(", mount_fd, ", ...)");
-  auto reply = [&](int err) { Reply(call, trace, SyscallResult::Error(err)); };
+  auto reply = [&](int err) -> HandlerResult { return AnswerError(err, trace); };
   absl::StatusOr<CallerIdentity> id = ReadIdentity(call.tid, {.rlimit = false, .process = false});
-  if (!platform_->StillValid(call.id)) return;
-  if (!id.ok()) return Fail(id.status());
+  if (!platform_->StillValid(call.id)) return CallGone{};
+  if (!id.ok()) return InternalFailure{id.status()};
   const std::shared_ptr<const kernel::UserNamespace>& sb_user_ns = found->second->owner_user_ns();
   const bool may_decode =
       id->cred.HasCapabilityIn(kernel::Capability::kDacReadSearch,
@@ -257,7 +252,7 @@ void Sentry::HandleOpenByHandleAt(const TrappedCall& call, const SyscallEntry& e
   if (!platform_->memory().Read(call, handle + sizeof(header), bytes, header.handle_bytes)) {
     return reply(EFAULT);
   }
-  reply(ESTALE);
+  return reply(ESTALE);
 }
 
 // HandleFstatfsCompat answers i386 fstatfs(2) and fstatfs64(2) of an mq descriptor with
@@ -265,11 +260,11 @@ void Sentry::HandleOpenByHandleAt(const TrappedCall& call, const SyscallEntry& e
 // put_compat_statfs64(); every value fits in 32 bits, so no EOVERFLOW). fstatfs64 wants
 // its size argument to be sizeof(struct compat_statfs64), 84 (EINVAL). Other descriptors
 // continue.
-void Sentry::HandleFstatfsCompat(const TrappedCall& call, const SyscallEntry& e) {
+HandlerResult Sentry::HandleFstatfsCompat(const TrappedCall& call, const SyscallEntry& e) {
   const int fd = IntArg(call, 0);
   const uint64_t size = e.statfs64 ? Arg(call, e, 1) : 0;
   const uint64_t buf = Arg(call, e, e.statfs64 ? 2 : 1);
-  if (!MqFdInfo(call, fd)) return ContinueCall(call);
+  if (!MqFdInfo(call, fd)) return ContinueToHost{};
   std::string trace;
   if (strace_.enabled()) trace = absl::StrCat(e.name, "(", fd, ", ...)");
   // huge_encode_dev(s_dev), split into two 32-bit words (as HandleFstatfs).
@@ -288,7 +283,7 @@ void Sentry::HandleFstatfsCompat(const TrappedCall& call, const SyscallEntry& e)
     };
     static_assert(sizeof(CompatStatfs64) == 84);
     if (size != sizeof(CompatStatfs64)) {
-      return Reply(call, trace, SyscallResult::Error(EINVAL)), void();
+      return Answer{SyscallResult::Error(EINVAL), trace};
     }
     CompatStatfs64 st{};
     st.f_type = static_cast<uint32_t>(abi::kMqueueMagic);
@@ -314,7 +309,7 @@ void Sentry::HandleFstatfsCompat(const TrappedCall& call, const SyscallEntry& e)
     st.f_fsid[1] = fsid[1];
     written = platform_->memory().Write(call, buf, &st, sizeof(st));
   }
-  Reply(call, trace, written ? SyscallResult::Ok() : SyscallResult::Error(EFAULT));
+  return Answer{written ? SyscallResult::Ok() : SyscallResult::Error(EFAULT), trace};
 }
 
 }  // namespace mqsentry::sentry

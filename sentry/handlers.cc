@@ -676,7 +676,7 @@ void Sentry::WakeReceiversOf(int netlink_sock) {
 // ---- mq_getsetattr ----
 
 // HandleGetSetAttr implements mq_getsetattr(2) (spec §7).
-void Sentry::HandleGetSetAttr(const TrappedCall& call, const SyscallEntry& e) {
+HandlerResult Sentry::HandleGetSetAttr(const TrappedCall& call, const SyscallEntry& e) {
   const int mqdes = IntArg(call, 0);
   const uint64_t new_ptr = Arg(call, e, 1);
   const uint64_t old_ptr = Arg(call, e, 2);
@@ -685,7 +685,7 @@ void Sentry::HandleGetSetAttr(const TrappedCall& call, const SyscallEntry& e) {
     trace = absl::StrCat(e.name, "(", mqdes, ", ", PointerString(new_ptr), ", ",
                          PointerString(old_ptr), ")");
   }
-  auto fail = [&](int err) { Reply(call, trace, SyscallResult::Error(err)); };
+  auto fail = [&](int err) -> HandlerResult { return AnswerError(err, trace); };
 
   // Steps 1-2: copy and validate newattr before the descriptor.
   std::optional<abi::MqAttr> new_attr;
@@ -725,7 +725,7 @@ void Sentry::HandleGetSetAttr(const TrappedCall& call, const SyscallEntry& e) {
                                                   (new_attr->mq_flags & abi::kONonblock)) != 0) {
         const int saved = errno;
         close(host_fd);
-        return Fail(absl::InternalError(absl::StrCat("F_SETFL: ", std::strerror(saved))));
+        return InternalFailure{absl::InternalError(absl::StrCat("F_SETFL: ", std::strerror(saved)))};
       }
       close(host_fd);
     }
@@ -751,7 +751,7 @@ void Sentry::HandleGetSetAttr(const TrappedCall& call, const SyscallEntry& e) {
                            AttrString(old, true), ")");
     }
   }
-  Reply(call, trace, SyscallResult::Ok());
+  return Answer{SyscallResult::Ok(), trace};
 }
 
 // ---- fcntl of mq descriptors ----
@@ -762,7 +762,7 @@ void Sentry::HandleGetSetAttr(const TrappedCall& call, const SyscallEntry& e) {
 // would drop included, no O_LARGEFILE added. Its bits that F_SETFL changes are the file's
 // own (fdinfo "flags", which also shows the descriptor's close-on-exec bit as O_CLOEXEC);
 // the others are carried by the mqfs view it was opened through (Mqfs::Open).
-void Sentry::HandleFcntl(const TrappedCall& call, const SyscallEntry& e) {
+HandlerResult Sentry::HandleFcntl(const TrappedCall& call, const SyscallEntry& e) {
   const int fd = IntArg(call, 0);
   const uint32_t cmd = static_cast<uint32_t>(call.args[1]);
   const uint64_t arg = Arg(call, e, 2);
@@ -776,7 +776,7 @@ void Sentry::HandleFcntl(const TrappedCall& call, const SyscallEntry& e) {
         static_cast<uint32_t>(info->flags) & ~static_cast<uint32_t>(abi::kOCloexec | abi::kOLargefile);
     // f_flags is an unsigned int, returned as a non-negative long.
     const uint32_t flags = file_flags | static_cast<uint32_t>(extra);
-    return Reply(call, trace, SyscallResult::Value(static_cast<int64_t>(flags))), void();
+    return Answer{SyscallResult::Value(static_cast<int64_t>(flags)), trace};
   }
   if (mq && cmd == F_SETFL && (arg & abi::kODirect)) {
     // setfl(): O_DIRECT needs FMODE_CAN_ODIRECT, which an mqueue file lacks.
@@ -784,10 +784,9 @@ void Sentry::HandleFcntl(const TrappedCall& call, const SyscallEntry& e) {
       trace = absl::StrCat(e.name, "(", fd, ", F_SETFL, ", OpenFlagsString(static_cast<int>(arg)),
                            ")");
     }
-    return Reply(call, trace, SyscallResult::Error(EINVAL)), void();
+    return Answer{SyscallResult::Error(EINVAL), trace};
   }
-  absl::StatusOr<bool> continued = platform_->Continue(call);
-  if (!continued.ok()) Fail(continued.status());
+  return ContinueToHost{};
 }
 
 // ---- fstatfs of mq descriptors ----
@@ -796,14 +795,10 @@ void Sentry::HandleFcntl(const TrappedCall& call, const SyscallEntry& e) {
 // mqueue superblock (spec §8.3): its magic, PAGE_SIZE blocks, NAME_MAX, the device as
 // f_fsid, and only ST_VALID in f_flags (the internal mqueue mount has no flags). Every
 // other descriptor's call continues to the host kernel.
-void Sentry::HandleFstatfs(const TrappedCall& call, const SyscallEntry& e) {
+HandlerResult Sentry::HandleFstatfs(const TrappedCall& call, const SyscallEntry& e) {
   const int fd = IntArg(call, 0);
   const uint64_t buf = Arg(call, e, 1);
-  if (!MqFdInfo(call, fd)) {
-    absl::StatusOr<bool> continued = platform_->Continue(call);
-    if (!continued.ok()) Fail(continued.status());
-    return;
-  }
+  if (!MqFdInfo(call, fd)) return ContinueToHost{};
   std::string trace;
   if (strace_.enabled()) trace = absl::StrCat(e.name, "(", fd, ", ", PointerString(buf), ")");
   struct statfs st {};
@@ -819,9 +814,9 @@ void Sentry::HandleFstatfs(const TrappedCall& call, const SyscallEntry& e) {
   st.f_fsid.__val[0] = static_cast<int>(id & 0xffffffffu);
   st.f_fsid.__val[1] = static_cast<int>(id >> 32);
   if (!platform_->memory().Write(call, buf, &st, sizeof(st))) {
-    return Reply(call, trace, SyscallResult::Error(EFAULT)), void();
+    return Answer{SyscallResult::Error(EFAULT), trace};
   }
-  Reply(call, trace, SyscallResult::Ok());
+  return Answer{SyscallResult::Ok(), trace};
 }
 
 }  // namespace mqsentry::sentry

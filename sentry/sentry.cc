@@ -22,6 +22,8 @@
 #include <cstring>
 #include <ctime>
 #include <vector>
+#include <utility>
+#include <variant>
 
 #include "absl/strings/str_cat.h"
 #include "kernel/abi.h"
@@ -180,19 +182,19 @@ void Sentry::Dispatch(const TrappedCall& call) {
     case MqCall::kTimedSend: return HandleTimedSend(call, *e);
     case MqCall::kTimedReceive: return HandleTimedReceive(call, *e);
     case MqCall::kNotify: return HandleNotify(call, *e);
-    case MqCall::kGetSetAttr: return HandleGetSetAttr(call, *e);
+    case MqCall::kGetSetAttr: return Finish(call, HandleGetSetAttr(call, *e));
     case MqCall::kMount:
     case MqCall::kFsopen: return HandleMountGuard(call, *e);
-    case MqCall::kFcntl: return HandleFcntl(call, *e);
-    case MqCall::kFstatfs: return HandleFstatfs(call, *e);
-    case MqCall::kMmap: return HandleMmap(call, *e);
-    case MqCall::kSendfile: return HandleSendfile(call, *e);
-    case MqCall::kSplice: return HandleSplice(call, *e);
-    case MqCall::kLinkat: return HandleLinkat(call, *e);
-    case MqCall::kNameToHandleAt: return HandleNameToHandleAt(call, *e);
-    case MqCall::kOpenByHandleAt: return HandleOpenByHandleAt(call, *e);
-    case MqCall::kFstatfsCompat: return HandleFstatfsCompat(call, *e);
-    case MqCall::kUserfaultfd: return HandleUserfaultfd(call, *e);
+    case MqCall::kFcntl: return Finish(call, HandleFcntl(call, *e));
+    case MqCall::kFstatfs: return Finish(call, HandleFstatfs(call, *e));
+    case MqCall::kMmap: return Finish(call, HandleMmap(call, *e));
+    case MqCall::kSendfile: return Finish(call, HandleSendfile(call, *e));
+    case MqCall::kSplice: return Finish(call, HandleSplice(call, *e));
+    case MqCall::kLinkat: return Finish(call, HandleLinkat(call, *e));
+    case MqCall::kNameToHandleAt: return Finish(call, HandleNameToHandleAt(call, *e));
+    case MqCall::kOpenByHandleAt: return Finish(call, HandleOpenByHandleAt(call, *e));
+    case MqCall::kFstatfsCompat: return Finish(call, HandleFstatfsCompat(call, *e));
+    case MqCall::kUserfaultfd: return Finish(call, HandleUserfaultfd(call, *e));
     case MqCall::kKill:
     case MqCall::kTkill:
     case MqCall::kTgkill:
@@ -200,6 +202,21 @@ void Sentry::Dispatch(const TrappedCall& call) {
     case MqCall::kRtTgsigqueueinfo:
     case MqCall::kPidfdSendSignal: return HandleSignalSend(call, *e);
   }
+}
+
+void Sentry::Finish(const TrappedCall& call, HandlerResult result) {
+  if (Answer* a = std::get_if<Answer>(&result)) {
+    Reply(call, a->trace, a->result);
+  } else if (std::holds_alternative<ContinueToHost>(result)) {
+    ContinueCall(call);
+  } else if (InternalFailure* f = std::get_if<InternalFailure>(&result)) {
+    Fail(std::move(f->status));
+  }  // CallGone: nothing to deliver.
+}
+
+void Sentry::ContinueCall(const TrappedCall& call) {
+  absl::StatusOr<bool> continued = platform_->Continue(call);
+  if (!continued.ok()) Fail(continued.status());
 }
 
 bool Sentry::Reply(const TrappedCall& call, const std::string& trace, SyscallResult r) {

@@ -32,6 +32,7 @@
 #include "kernel/syscall_result.h"
 #include "sentry/cookie_channels.h"
 #include "sentry/fd_info_cache.h"
+#include "sentry/handler_result.h"
 #include "sentry/identity.h"
 #include "sentry/ns_limits.h"
 #include "sentry/platform.h"
@@ -148,7 +149,7 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
   void HandleTimedSend(const TrappedCall& call, const SyscallEntry& e);
   void HandleTimedReceive(const TrappedCall& call, const SyscallEntry& e);
   void HandleNotify(const TrappedCall& call, const SyscallEntry& e);
-  void HandleGetSetAttr(const TrappedCall& call, const SyscallEntry& e);
+  HandlerResult HandleGetSetAttr(const TrappedCall& call, const SyscallEntry& e);
   // mount(2) / fsopen(2): new superblocks are made by the supervisor from copied bytes
   // (mount_handlers.cc); remounts, binds, moves and propagation changes continue.
   void HandleMountGuard(const TrappedCall& call, const SyscallEntry& e);
@@ -156,21 +157,24 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
   void MountMqueueView(const TrappedCall& call, NewMountRequest req,
                        const std::string& trace);
   // fcntl(F_GETFL) and fcntl(F_SETFL, O_DIRECT) of mq descriptors; others continue.
-  void HandleFcntl(const TrappedCall& call, const SyscallEntry& e);
+  HandlerResult HandleFcntl(const TrappedCall& call, const SyscallEntry& e);
   // fstatfs(2) of mq descriptors; others continue.
-  void HandleFstatfs(const TrappedCall& call, const SyscallEntry& e);
+  HandlerResult HandleFstatfs(const TrappedCall& call, const SyscallEntry& e);
   // File calls on mq descriptors (file_handlers.cc); others continue.
-  void HandleMmap(const TrappedCall& call, const SyscallEntry& e);
-  void HandleSendfile(const TrappedCall& call, const SyscallEntry& e);
-  void HandleSplice(const TrappedCall& call, const SyscallEntry& e);
-  void HandleLinkat(const TrappedCall& call, const SyscallEntry& e);
-  void HandleNameToHandleAt(const TrappedCall& call, const SyscallEntry& e);
-  void HandleOpenByHandleAt(const TrappedCall& call, const SyscallEntry& e);
-  void HandleFstatfsCompat(const TrappedCall& call, const SyscallEntry& e);
+  HandlerResult HandleMmap(const TrappedCall& call, const SyscallEntry& e);
+  HandlerResult HandleSendfile(const TrappedCall& call, const SyscallEntry& e);
+  HandlerResult HandleSplice(const TrappedCall& call, const SyscallEntry& e);
+  HandlerResult HandleLinkat(const TrappedCall& call, const SyscallEntry& e);
+  HandlerResult HandleNameToHandleAt(const TrappedCall& call, const SyscallEntry& e);
+  HandlerResult HandleOpenByHandleAt(const TrappedCall& call, const SyscallEntry& e);
+  HandlerResult HandleFstatfsCompat(const TrappedCall& call, const SyscallEntry& e);
   // Lets the call run in the host kernel (Platform::Continue).
   void ContinueCall(const TrappedCall& call);
+  // The dispatcher's one way to act on a handler's result: answer and trace, continue,
+  // nothing for a call gone, or end the sandbox for an internal failure.
+  void Finish(const TrappedCall& call, HandlerResult result);
   // userfaultfd(2) / ioctl(USERFAULTFD_IOC_NEW) without UFFD_USER_MODE_ONLY: EPERM.
-  void HandleUserfaultfd(const TrappedCall& call, const SyscallEntry& e);
+  HandlerResult HandleUserfaultfd(const TrappedCall& call, const SyscallEntry& e);
   // kill, tkill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo, pidfd_send_signal: continued,
   // then the parked calls the signal can reach are checked (sentry/signal_watch.h).
   void HandleSignalSend(const TrappedCall& call, const SyscallEntry& e);

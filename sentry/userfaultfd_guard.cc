@@ -15,7 +15,7 @@
 
 namespace mqsentry::sentry {
 
-void Sentry::HandleUserfaultfd(const TrappedCall& call, const SyscallEntry& e) {
+HandlerResult Sentry::HandleUserfaultfd(const TrappedCall& call, const SyscallEntry& e) {
   std::string trace;
   if (strace_.enabled()) {
     trace = std::string(e.name) == "ioctl"
@@ -23,7 +23,7 @@ void Sentry::HandleUserfaultfd(const TrappedCall& call, const SyscallEntry& e) {
                                ", USERFAULTFD_IOC_NEW, ", call.args[2], ")")
                 : absl::StrCat("userfaultfd(", call.args[0], ")");
   }
-  Reply(call, trace, kernel::SyscallResult::Error(EPERM));
+  return AnswerError(EPERM, trace);
 }
 
 }  // namespace mqsentry::sentry
