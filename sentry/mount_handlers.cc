@@ -14,11 +14,15 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "kernel/capabilities.h"
 #include "kernel/user_namespace.h"
 #include "sentry/log.h"
@@ -68,6 +72,23 @@ int CopyMountData(TraceeMemory& memory, const TrappedCall& call, uint64_t addr,
     std::fill(out->begin() + first, out->end(), 0);
   }
   return 0;
+}
+
+// The N of a "fd=N" option of a FUSE mount (types "fuse", "fuseblk", "fuse.SUBTYPE"):
+// fuse_parse_param() looks N up in the mounting task's descriptor table.
+std::optional<int> FuseDeviceFd(const NewMountRequest& req) {
+  if (req.kind != NewMountRequest::Kind::kMount || !req.type || !req.data) return std::nullopt;
+  const absl::string_view type = *req.type;
+  if (type != "fuse" && type != "fuseblk" && !absl::StartsWith(type, "fuse.")) {
+    return std::nullopt;
+  }
+  const std::string text(req.data->data(), strnlen(req.data->data(), req.data->size()));
+  std::optional<int> fd;
+  for (absl::string_view option : absl::StrSplit(text, ',')) {
+    int n;
+    if (absl::ConsumePrefix(&option, "fd=") && absl::SimpleAtoi(option, &n) && n >= 0) fd = n;
+  }
+  return fd;
 }
 
 }  // namespace
@@ -131,6 +152,15 @@ void Sentry::HandleMountGuard(const TrappedCall& call, const SyscallEntry& e) {
     return MountMqueueView(call, std::move(req), trace);
   }
 
+  // FUSE's "fd=N" names a descriptor of the mounting task: the caller's, handed over.
+  UniqueFd passed;
+  if (const std::optional<int> number = FuseDeviceFd(req)) {
+    passed.reset(platform_->GetFd(call.tid, *number));
+    if (passed) {
+      req.passed_fd = passed.get();
+      req.passed_fd_number = *number;
+    }
+  }
   absl::StatusOr<MountCaller> caller = OpenMountCaller(call.tid);
   if (!platform_->StillValid(call.id)) return;
   if (!caller.ok()) return Fail(caller.status());

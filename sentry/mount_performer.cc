@@ -47,13 +47,14 @@ enum Stage : int32_t {
   kGroups,
   kIds,
   kCaps,
+  kPassFd,
 };
 
 const char* StageName(int32_t s) {
   static constexpr const char* kNames[] = {
       "done",          "setns(mnt)", "setns(ipc)", "setns(net)",     "setns(cgroup)",
       "setns(pid)",    "clone",      "setns(user)", "chroot to root", "chdir to cwd",
-      "read status",   "setgroups",  "set ids",     "capset"};
+      "read status",   "setgroups",  "set ids",     "capset",         "pass fd"};
   return s >= 0 && s < static_cast<int32_t>(std::size(kNames)) ? kNames[s] : "unknown step";
 }
 
@@ -273,8 +274,14 @@ void AttachTree(const HelperArgs& a) {
   if (fchdir(c.cwd.get()) != 0) Fail(a.sock, kCwd);
   if (as_caller) BecomeCaller(a.sock, c.proc_dir.get());
   if (a.req->kind == NewMountRequest::Kind::kMount) {
+    int sock = a.sock;
+    if (const int number = a.req->passed_fd_number; number >= 0 && a.req->passed_fd != number) {
+      // The other descriptors kept are done with; the answer's socket moves out of the way.
+      if (sock == number) sock = fcntl(sock, F_DUPFD_CLOEXEC, number + 1);
+      if (sock < 0 || dup2(a.req->passed_fd, number) < 0) Fail(a.sock, kPassFd);
+    }
     const long r = syscall(SYS_mount, a.source, a.target, a.type, a.req->flags, a.data);
-    Send(a.sock, kDone, r == 0 ? 0 : errno, -1);
+    Send(sock, kDone, r == 0 ? 0 : errno, -1);
   } else if (a.req->kind == NewMountRequest::Kind::kAttachTree) {
     AttachTree(a);
   } else {
@@ -350,10 +357,10 @@ absl::StatusOr<MountOutcome> PerformNewMount(const MountCaller& caller,
   UniqueFd mine(sv[0]);
   UniqueFd theirs(sv[1]);
 
-  std::array<int, 11> keep = {theirs.get(),          caller.proc_dir.get(), caller.user_ns.get(),
+  std::array<int, 12> keep = {theirs.get(),          caller.proc_dir.get(), caller.user_ns.get(),
                               caller.mnt_ns.get(),    caller.ipc_ns.get(),   caller.net_ns.get(),
                               caller.cgroup_ns.get(), caller.pid_ns.get(),   caller.root.get(),
-                              caller.cwd.get(),       req.tree_fd};
+                              caller.cwd.get(),       req.tree_fd,           req.passed_fd};
   std::sort(keep.begin(), keep.end());
   // The page copy_mount_options() would have made: the kernel reads PAGE_SIZE bytes.
   std::vector<char> page;

@@ -57,6 +57,11 @@ struct NewMountRequest {
   std::optional<std::string> type;
   uint64_t flags = 0;
   std::optional<std::vector<char>> data;
+  // A descriptor the options name ("fd=N": FUSE's /dev/fuse), which the kernel looks up in
+  // the mounting task's table: the supervisor's copy of the caller's fd `passed_fd_number`
+  // is put at that number in the helper. -1: none.
+  int passed_fd = -1;
+  int passed_fd_number = -1;
   // fsopen(2): the type as copied (a failed copy is reproduced in the helper, after the
   // kernel's permission and flag checks, so the errno is the one Linux gives), and flags.
   MountString fs_name;

@@ -184,6 +184,38 @@ TEST(MqMount, FsopenTmpfsInOwnUserNamespace) {
   }));
 }
 
+// FUSE: "fd=N" names the mounting task's /dev/fuse descriptor (any number); one that is not
+// a FUSE device is EINVAL. The mount is made and detached without being served.
+TEST(MqMount, FuseNamesTheCallersDescriptor) {
+  ScratchDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  EXPECT_CHILD_OK(RunInChild([&]() -> int {
+    CHILD_CHECK(EnterOwnUserNamespace(CLONE_NEWNS));
+    // One connection per opened device: one for a low number, one moved to 100.
+    const int fuse = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+    CHILD_CHECK_OK(fuse);
+    const int second = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+    CHILD_CHECK_OK(second);
+    CHILD_CHECK_OK(dup2(second, 100));
+    close(second);
+    const int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    CHILD_CHECK_OK(null);
+    for (const int fd : {fuse, 100}) {
+      const std::string options =
+          "fd=" + std::to_string(fd) + ",rootmode=40000,user_id=0,group_id=0";
+      CHILD_CHECK_OK(mount("test", dir.path().c_str(), "fuse", 0, options.c_str()));
+      CHILD_CHECK_OK(umount2(dir.path().c_str(), MNT_DETACH));
+    }
+    const std::string not_fuse =
+        "fd=" + std::to_string(null) + ",rootmode=40000,user_id=0,group_id=0";
+    CHILD_CHECK_ERRNO(mount("test", dir.path().c_str(), "fuse", 0, not_fuse.c_str()), EINVAL);
+    CHILD_CHECK_ERRNO(mount("test", dir.path().c_str(), "fuse", 0,
+                            "fd=999,rootmode=40000,user_id=0,group_id=0"),
+                      EINVAL);
+    return 0;
+  }));
+}
+
 // The kernel copies type, source and data before anything else (EFAULT; EINVAL for a
 // string without a NUL in PATH_MAX bytes), then resolves the target (EFAULT, ENOENT,
 // ENAMETOOLONG), then looks the type up (ENODEV).
