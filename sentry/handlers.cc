@@ -1,7 +1,7 @@
-// The six mq_* handlers. Each has the same shape (../shared/design/style.md habit 3):
+// The mq_* handlers, and fcntl and fstatfs of mq descriptors. Each has the same shape (../shared/design/style.md habit 3):
 // decode the arguments into typed locals, copy in what they point to (checking in the
 // kernel's order, spec §3.1, §4, §5.1, §5.2, §6.1, §7), make one call into the model,
-// answer. Pointers are read with the platform's TraceeMemory; every read that fails is
+// return the answer (sentry/handler_result.h). Pointers are read with the platform's TraceeMemory; every read that fails is
 // the caller's EFAULT.
 #include <fcntl.h>
 #include <linux/netlink.h>
@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -230,13 +231,13 @@ void Sentry::Fail(absl::Status status) {
 // ---- mq_open ----
 
 // HandleOpen implements mq_open(2) (spec §3.1).
-void Sentry::HandleOpen(const TrappedCall& call, const SyscallEntry& e) {
+HandlerResult Sentry::HandleOpen(const TrappedCall& call, const SyscallEntry& e) {
   const uint64_t name_ptr = Arg(call, e, 0);
   const int oflag = IntArg(call, 1);
   const uint32_t mode = static_cast<uint32_t>(call.args[2]);
   const uint64_t attr_ptr = Arg(call, e, 3);
   std::string trace;
-  auto fail = [&](int err) { Reply(call, trace, SyscallResult::Error(err)); };
+  auto fail = [&](int err) -> HandlerResult { return AnswerError(err, trace); };
 
   // Step 1: attr. The native call copies it whenever non-NULL; compat only with O_CREAT.
   std::optional<abi::MqAttr> attr;
@@ -281,12 +282,12 @@ void Sentry::HandleOpen(const TrappedCall& call, const SyscallEntry& e) {
       call.tid,
       {.rlimit = (oflag & abi::kOCreat) != 0, .process = false, .free_descriptor = true});
   // Check the call again after reading /proc: a recycled pid must not lend its identity.
-  if (!platform_->StillValid(call.id)) return;
-  if (!id.ok()) return Fail(id.status());
+  if (!platform_->StillValid(call.id)) return CallGone{};
+  if (!id.ok()) return InternalFailure{id.status()};
   // Step 3: a free descriptor, before the name is looked up.
   if (!id->has_free_descriptor) return fail(EMFILE);
   absl::StatusOr<std::shared_ptr<ipc::IpcNamespace>> ns = NamespaceOf(*id);
-  if (!ns.ok()) return Fail(ns.status());
+  if (!ns.ok()) return InternalFailure{ns.status()};
   if (*ns == nullptr) {
     // A new namespace past the bound of live ones: no queue exists in it; a creation
     // fails as at queues_max (spec §3.1 step 6.6).
@@ -302,7 +303,7 @@ void Sentry::HandleOpen(const TrappedCall& call, const SyscallEntry& e) {
       mqfs_->WaitForQueuedRequests(kReleaseWaitMs)) {
     o = (*ns)->Open(id->cred, name, oflag, mode, attr ? &*attr : nullptr);
   }
-  if (!o.result.ok()) return Reply(call, trace, o.result), void();
+  if (!o.result.ok()) return Answer{o.result, trace};
   mqfs_->AddQueue(o.inode, *ns);
   // The open description on mqfs carries the whole oflag for F_GETFL (Mqfs::Open), but
   // never O_PATH: an O_PATH file would never tell mqfs that it was closed. (Linux gives an
@@ -310,26 +311,17 @@ void Sentry::HandleOpen(const TrappedCall& call, const SyscallEntry& e) {
   absl::StatusOr<int> fd = mqfs_->Open(*o.inode, oflag & ~abi::kOPath);
   if (!fd.ok()) {
     (*ns)->ReleaseDescription(o.inode);
-    return Fail(fd.status());
+    return InternalFailure{fd.status()};
   }
-  // Translated before answering, as in Reply: the caller may exit right after.
-  const int32_t pid = strace_.enabled() ? SandboxPid(call.tid) : 0;
-  absl::StatusOr<std::optional<SyscallResult>> installed =
-      platform_->AnswerWithNewFd(call, *fd, /*cloexec=*/true);
-  // If the caller was interrupted, this close is the description's last and mqfs's
-  // release gives the description back to the namespace.
-  close(*fd);
-  if (!installed.ok()) return Fail(installed.status());
-  if (strace_.enabled()) {
-    strace_.Complete(pid, trace,
-                     installed->has_value() ? **installed : SyscallResult::Error(EINTR));
-  }
+  // If the caller is interrupted, the dispatcher's close of the description is its last,
+  // and mqfs's release gives the description back to the namespace.
+  return NewDescriptor{UniqueFd(*fd), /*cloexec=*/true, trace};
 }
 
 // ---- mq_unlink ----
 
 // HandleUnlink implements mq_unlink(2) (spec §4).
-void Sentry::HandleUnlink(const TrappedCall& call, const SyscallEntry& e) {
+HandlerResult Sentry::HandleUnlink(const TrappedCall& call, const SyscallEntry& e) {
   const uint64_t name_ptr = Arg(call, e, 0);
   std::string name;
   const int name_err = platform_->memory().ReadName(call, name_ptr, &name);
@@ -337,27 +329,27 @@ void Sentry::HandleUnlink(const TrappedCall& call, const SyscallEntry& e) {
   if (strace_.enabled()) {
     trace = absl::StrCat(e.name, "(", name_err ? PointerString(name_ptr) : QuotedString(name), ")");
   }
-  if (name_err) return Reply(call, trace, SyscallResult::Error(name_err)), void();
-  if (name.empty()) return Reply(call, trace, SyscallResult::Error(ENOENT)), void();
+  if (name_err) return AnswerError(name_err, trace);
+  if (name.empty()) return AnswerError(ENOENT, trace);
   absl::StatusOr<CallerIdentity> id = ReadIdentity(call.tid, {.rlimit = false, .process = false});
-  if (!platform_->StillValid(call.id)) return;
-  if (!id.ok()) return Fail(id.status());
+  if (!platform_->StillValid(call.id)) return CallGone{};
+  if (!id.ok()) return InternalFailure{id.status()};
   absl::StatusOr<std::shared_ptr<ipc::IpcNamespace>> ns = NamespaceOf(*id);
-  if (!ns.ok()) return Fail(ns.status());
+  if (!ns.ok()) return InternalFailure{ns.status()};
   if (*ns == nullptr) {  // past the bound of live namespaces: a new one, with no queue
     const int err = ipc::CheckQueueName(name);
-    return Reply(call, trace, SyscallResult::Error(err ? err : ENOENT)), void();
+    return AnswerError(err ? err : ENOENT, trace);
   }
   const SyscallResult r = (*ns)->Unlink(id->cred, name);
   // Before the answer: open descriptors read "/NAME (deleted)" once it returns (§8.3).
   if (r.ok()) mqfs_->QueueUnlinked(**ns, name);
-  Reply(call, trace, r);
+  return Answer{r, trace};
 }
 
 // ---- mq_timedsend ----
 
 // HandleTimedSend implements mq_timedsend(2) (spec §5.1).
-void Sentry::HandleTimedSend(const TrappedCall& call, const SyscallEntry& e) {
+HandlerResult Sentry::HandleTimedSend(const TrappedCall& call, const SyscallEntry& e) {
   const int fd = IntArg(call, 0);
   const uint64_t msg_ptr = Arg(call, e, 1);
   const uint64_t msg_len = Arg(call, e, 2);
@@ -368,7 +360,7 @@ void Sentry::HandleTimedSend(const TrappedCall& call, const SyscallEntry& e) {
     trace = absl::StrCat(e.name, "(", FdTrace(fd), ", ", PointerString(msg_ptr), ", ", msg_len,
                          ", ", prio, ", ", PointerString(ts_ptr), ")");
   }
-  auto fail = [&](int err) { Reply(call, trace, SyscallResult::Error(err)); };
+  auto fail = [&](int err) -> HandlerResult { return AnswerError(err, trace); };
 
   // Step 1: the timeout is checked on every call (spec §5.1, §11.1).
   Deadline deadline = Deadline::Infinite();
@@ -404,18 +396,18 @@ void Sentry::HandleTimedSend(const TrappedCall& call, const SyscallEntry& e) {
   const bool may_block = status.curmsgs >= queue.attributes().maxmsg && !req.nonblocking;
   if (may_fire) {
     absl::StatusOr<CallerIdentity> id = ReadIdentity(call.tid);
-    if (!platform_->StillValid(call.id)) return;
-    if (!id.ok()) return Fail(id.status());
+    if (!platform_->StillValid(call.id)) return CallGone{};
+    if (!id.ok()) return InternalFailure{id.status()};
     req.sender = ipc::SenderIdentity{id->process, id->tgid, id->cred.ruid};
     req.sched_prio = id->sched_prio;
   } else if (may_block) {
     std::optional<int> prio = SchedPrio(call.tid);
-    if (!platform_->StillValid(call.id)) return;
+    if (!platform_->StillValid(call.id)) return CallGone{};
     if (prio) req.sched_prio = *prio;
   }
   ipc::SendOutcome out = queue.Send(std::move(req));
   if (out.parked) {
-    Parked p;
+    Park p;
     p.call = call;
     p.entry = &e;
     p.inode = d->inode;
@@ -423,15 +415,20 @@ void Sentry::HandleTimedSend(const TrappedCall& call, const SyscallEntry& e) {
     p.is_send = true;
     p.deadline = deadline;
     p.trace = trace;
-    return Park(std::move(p));
+    return p;
   }
   if (out.handoff) {
     // The sender is answered first; only then may the receiver have the message
     // (ipc/queue.h: nothing lost, nothing duplicated).
     // Times change before the answer: the caller may stat the file right after it.
     mqfs_->Touch(*d->inode, /*modified=*/true);  // the sender's side of a hand-off (spec §8.3)
-    if (!Reply(call, trace, SyscallResult::Ok())) return queue.CancelHandoff(std::move(*out.handoff));
-    return DeliverHandoff(queue, std::move(*out.handoff));
+    auto handoff = std::make_shared<ipc::Handoff>(std::move(*out.handoff));
+    std::shared_ptr<ipc::QueueInode> inode = d->inode;
+    return Answer{SyscallResult::Ok(), trace,
+                  /*undo=*/[inode, handoff] { inode->queue().CancelHandoff(std::move(*handoff)); },
+                  /*delivered=*/[this, inode, handoff] {
+                    DeliverHandoff(inode->queue(), std::move(*handoff));
+                  }};
   }
   if (out.result.ok()) mqfs_->Touch(*d->inode, /*modified=*/true);
   // A notification this send fired is queued (the signal pending at its owner, or the
@@ -439,21 +436,25 @@ void Sentry::HandleTimedSend(const TrappedCall& call, const SyscallEntry& e) {
   // (spec §6.3). Only a send that fired pays for it.
   const bool fired = out.inserted && out.inserted->consumed;
   if (fired) FlushDeliveries();
-  if (!Reply(call, trace, out.result) && out.inserted && !fired) {
-    // The signal landed during our round trip: the caller sees EINTR (or restarts), so
+  Answer answer{out.result, trace};
+  if (out.inserted && !fired) {
+    // If a signal lands during our round trip, the caller sees EINTR (or restarts), so
     // the message must not stay queued, or a retry would duplicate it. (The times it set
     // stay: they only say when the queue was last touched.) A send whose notification
     // was delivered keeps its message: with WAIT_KILLABLE_RECV the answer fails only when
     // the sender is being killed, so no retry can duplicate it, and the owner that got
     // the notification finds the message, as after Linux's send completed.
-    queue.UndoSend(*out.inserted);
+    answer.undo = [inode = d->inode, inserted = *out.inserted] {
+      inode->queue().UndoSend(inserted);
+    };
   }
+  return answer;
 }
 
 // ---- mq_timedreceive ----
 
 // HandleTimedReceive implements mq_timedreceive(2) (spec §5.2).
-void Sentry::HandleTimedReceive(const TrappedCall& call, const SyscallEntry& e) {
+HandlerResult Sentry::HandleTimedReceive(const TrappedCall& call, const SyscallEntry& e) {
   const int fd = IntArg(call, 0);
   const uint64_t msg_ptr = Arg(call, e, 1);
   const uint64_t msg_len = Arg(call, e, 2);
@@ -464,7 +465,7 @@ void Sentry::HandleTimedReceive(const TrappedCall& call, const SyscallEntry& e) 
     trace = absl::StrCat(e.name, "(", FdTrace(fd), ", ", PointerString(msg_ptr), ", ", msg_len,
                          ", ", PointerString(prio_ptr), ", ", PointerString(ts_ptr), ")");
   }
-  auto fail = [&](int err) { Reply(call, trace, SyscallResult::Error(err)); };
+  auto fail = [&](int err) -> HandlerResult { return AnswerError(err, trace); };
 
   Deadline deadline = Deadline::Infinite();
   if (ts_ptr != 0) {
@@ -485,12 +486,12 @@ void Sentry::HandleTimedReceive(const TrappedCall& call, const SyscallEntry& e) 
   req.tag = call.id;
   if (queue.Status().curmsgs == 0 && !req.nonblocking) {
     std::optional<int> prio = SchedPrio(call.tid);
-    if (!platform_->StillValid(call.id)) return;
+    if (!platform_->StillValid(call.id)) return CallGone{};
     if (prio) req.sched_prio = *prio;
   }
   ipc::ReceiveOutcome out = queue.Receive(req);
   if (out.parked) {
-    Parked p;
+    Park p;
     p.call = call;
     p.entry = &e;
     p.inode = d->inode;
@@ -499,34 +500,42 @@ void Sentry::HandleTimedReceive(const TrappedCall& call, const SyscallEntry& e) 
     p.prio_ptr = prio_ptr;
     p.deadline = deadline;
     p.trace = trace;
-    return Park(std::move(p));
+    return p;
   }
-  if (!out.message) return Reply(call, trace, out.result), void();
+  if (!out.message) return Answer{out.result, trace};
   const WriteOutcome copied = CopyOutMessage(call, msg_ptr, prio_ptr, *out.message);
   // A caller that no longer waits gets nothing: the message goes back.
-  if (copied == WriteOutcome::kGone) return queue.UndoReceive(std::move(out));
+  if (copied == WriteOutcome::kGone) {
+    queue.UndoReceive(std::move(out));
+    return CallGone{};
+  }
   if (copied == WriteOutcome::kError) {
     queue.UndoReceive(std::move(out));
-    return Fail(absl::ResourceExhaustedError("cannot open a receiver's memory"));
+    return InternalFailure{absl::ResourceExhaustedError("cannot open a receiver's memory")};
   }
   // A fault on the buffer or the prio pointer loses the message (spec §5.2 step 6); the
   // times were set when it was taken, as in do_mq_timedreceive().
   mqfs_->Touch(*d->inode, /*modified=*/true);  // spec §8.3 (not on the waking side)
   const SyscallResult r =
       copied == WriteOutcome::kDone ? out.result : SyscallResult::Error(EFAULT);
-  if (!Reply(call, trace, r)) return queue.UndoReceive(std::move(out));
-  CompleteRefill(queue, std::move(out.refill));
+  auto taken = std::make_shared<ipc::ReceiveOutcome>(std::move(out));
+  std::shared_ptr<ipc::QueueInode> inode = d->inode;
+  return Answer{r, trace,
+                /*undo=*/[inode, taken] { inode->queue().UndoReceive(std::move(*taken)); },
+                /*delivered=*/[this, inode, taken] {
+                  CompleteRefill(inode->queue(), std::move(taken->refill));
+                }};
 }
 
 // ---- mq_notify ----
 
 // HandleNotify implements mq_notify(2) (spec §6.1).
-void Sentry::HandleNotify(const TrappedCall& call, const SyscallEntry& e) {
+HandlerResult Sentry::HandleNotify(const TrappedCall& call, const SyscallEntry& e) {
   const int mqdes = IntArg(call, 0);
   const uint64_t sev_ptr = Arg(call, e, 1);
   std::string trace;
   if (strace_.enabled()) trace = absl::StrCat(e.name, "(", mqdes, ", ", PointerString(sev_ptr), ")");
-  auto fail = [&](int err) { Reply(call, trace, SyscallResult::Error(err)); };
+  auto fail = [&](int err) -> HandlerResult { return AnswerError(err, trace); };
 
   int notify = 0, signo = 0;
   uint64_t value = 0;
@@ -573,8 +582,8 @@ void Sentry::HandleNotify(const TrappedCall& call, const SyscallEntry& e) {
   std::optional<Descriptor> d = ResolveFd(call, mqdes, &err);
   if (!d) return fail(err);
   absl::StatusOr<CallerIdentity> id = ReadIdentity(call.tid);
-  if (!platform_->StillValid(call.id)) return;
-  if (!id.ok()) return Fail(id.status());
+  if (!platform_->StillValid(call.id)) return CallGone{};
+  if (!id.ok()) return InternalFailure{id.status()};
   ipc::Queue& queue = d->inode->queue();
   // Step 5.
   if (sev_ptr == 0) {
@@ -582,13 +591,13 @@ void Sentry::HandleNotify(const TrappedCall& call, const SyscallEntry& e) {
       mqfs_->Touch(*d->inode, /*modified=*/false);
       FlushDeliveries();  // a SIGEV_THREAD NOTIFY_REMOVED cookie: queued before the answer
     }
-    return Reply(call, trace, SyscallResult::Ok()), void();
+    return Answer{SyscallResult::Ok(), trace};
   }
   // The owner's pid numbers, while it surely lives (NOTIFY_PID outlives it, spec §6.2),
   // and its image (a signal goes only to the image that registered).
   absl::StatusOr<IdentityReader::PidChain> owner_pids = identity_->PidChainOf(id->tgid);
   absl::StatusOr<uint64_t> exec_token = identity_->ExecToken(id->tgid);
-  if (!platform_->StillValid(call.id)) return;
+  if (!platform_->StillValid(call.id)) return CallGone{};
   ipc::NotificationRegistration r;
   r.owner = id->process;
   r.owner_host_tgid = id->tgid;
@@ -606,19 +615,23 @@ void Sentry::HandleNotify(const TrappedCall& call, const SyscallEntry& e) {
         call, thread.created->program_end.get(), signo, thread.cloexec);
     if (!installed.ok() || !installed->has_value() || **installed != 0) {
       queue.UndoRegisterNotification(id->process);
-      if (!installed.ok()) return Fail(installed.status());
-      if (!installed->has_value()) return;  // interrupted: nothing was installed
+      if (!installed.ok()) return InternalFailure{installed.status()};
+      if (!installed->has_value()) return CallGone{};  // interrupted: nothing was installed
       return fail(**installed);
     }
     WakeReceiversOf(thread.sock.get());
   }
   if (result.ok() && owner_pids.ok()) RememberOwnerPids(id->tgid, std::move(*owner_pids));
   if (result.ok()) mqfs_->Touch(*d->inode, /*modified=*/false);  // before the answer
-  if (!Reply(call, trace, result) && result.ok()) {
-    // Interrupted before the answer arrived: a restarted call must not meet its own
+  Answer answer{result, trace};
+  if (result.ok()) {
+    // Interrupted before the answer arrives: a restarted call must not meet its own
     // registration (EBUSY).
-    queue.UndoRegisterNotification(id->process);
+    answer.undo = [inode = d->inode, owner = id->process] {
+      inode->queue().UndoRegisterNotification(owner);
+    };
   }
+  return answer;
 }
 
 // Spec §6.1 step 3.2: sigev_signo must name a netlink socket (EBADF, ENOTSOCK, EINVAL),

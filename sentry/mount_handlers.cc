@@ -97,15 +97,15 @@ namespace {
 int MqueueOptionsError(const NewMountRequest& req);
 }  // namespace
 
-void Sentry::HandleMountGuard(const TrappedCall& call, const SyscallEntry& e) {
+HandlerResult Sentry::HandleMountGuard(const TrappedCall& call, const SyscallEntry& e) {
   const bool is_mount = e.call == MqCall::kMount;
   NewMountRequest req;
   std::string trace;
-  auto answer = [&](int err) { Reply(call, trace, SyscallResult::Error(err)); };
+  auto answer = [&](int err) -> HandlerResult { return AnswerError(err, trace); };
   if (is_mount) {
     req.kind = NewMountRequest::Kind::kMount;
     req.flags = Arg(call, e, 3);
-    if (req.flags & kNoNewSuperblock) return ContinueCall(call);
+    if (req.flags & kNoNewSuperblock) return ContinueToHost{};
     // SYSCALL_DEFINE5(mount): type, source and data are copied first, then do_mount()
     // resolves the target (getname: EFAULT, ENAMETOOLONG).
     MountString type = CopyMountString(platform_->memory(), call, Arg(call, e, 2));
@@ -142,7 +142,7 @@ void Sentry::HandleMountGuard(const TrappedCall& call, const SyscallEntry& e) {
                            req.fsopen_flags, ")");
     }
   }
-  if (!platform_->StillValid(call.id)) return;
+  if (!platform_->StillValid(call.id)) return CallGone{};
   const std::optional<std::string>& type = is_mount ? req.type : req.fs_name.value;
   // The host's mqueue filesystem never reaches the sandbox: mount(2) gets mqfs's view of
   // the caller's namespace instead. fsopen("mqueue") is refused: its fs context would be
@@ -162,8 +162,8 @@ void Sentry::HandleMountGuard(const TrappedCall& call, const SyscallEntry& e) {
     }
   }
   absl::StatusOr<MountCaller> caller = OpenMountCaller(call.tid);
-  if (!platform_->StillValid(call.id)) return;
-  if (!caller.ok()) return Fail(caller.status());
+  if (!platform_->StillValid(call.id)) return CallGone{};
+  if (!caller.ok()) return InternalFailure{caller.status()};
   absl::StatusOr<MountOutcome> outcome = PerformNewMount(*caller, req);
   if (!outcome.ok()) {
     // Nothing was mounted. Linux's mount and fsopen fail with ENOMEM when they cannot
@@ -172,15 +172,9 @@ void Sentry::HandleMountGuard(const TrappedCall& call, const SyscallEntry& e) {
     return answer(ENOMEM);
   }
   if (outcome->err != 0) return answer(outcome->err);
-  if (is_mount) return Reply(call, trace, SyscallResult::Ok()), void();
-  const int32_t pid = strace_.enabled() ? SandboxPid(call.tid) : 0;
-  absl::StatusOr<std::optional<SyscallResult>> installed = platform_->AnswerWithNewFd(
-      call, outcome->fs_fd.get(), (req.fsopen_flags & FSOPEN_CLOEXEC) != 0);
-  if (!installed.ok()) return Fail(installed.status());
-  if (strace_.enabled()) {
-    strace_.Complete(pid, trace,
-                     installed->has_value() ? **installed : SyscallResult::Error(EINTR));
-  }
+  if (is_mount) return Answer{SyscallResult::Ok(), trace};
+  return NewDescriptor{std::move(outcome->fs_fd), (req.fsopen_flags & FSOPEN_CLOEXEC) != 0,
+                       trace};
 }
 
 namespace {
@@ -203,14 +197,14 @@ int MqueueOptionsError(const NewMountRequest& req) {
 // (mqueue_init_fs_context() takes current's), moved onto the target by a helper that is
 // the caller. Linux's order: the target, may_mount() (the helper), the options, then
 // mount_capable(): CAP_SYS_ADMIN over the user namespace that owns the IPC namespace.
-void Sentry::MountMqueueView(const TrappedCall& call, NewMountRequest req,
-                             const std::string& trace) {
-  auto answer = [&](int err) { Reply(call, trace, SyscallResult::Error(err)); };
+HandlerResult Sentry::MountMqueueView(const TrappedCall& call, NewMountRequest req,
+                                      const std::string& trace) {
+  auto answer = [&](int err) -> HandlerResult { return AnswerError(err, trace); };
   absl::StatusOr<CallerIdentity> id = ReadIdentity(call.tid, {.rlimit = false, .process = false});
-  if (!platform_->StillValid(call.id)) return;
-  if (!id.ok()) return Fail(id.status());
+  if (!platform_->StillValid(call.id)) return CallGone{};
+  if (!id.ok()) return InternalFailure{id.status()};
   absl::StatusOr<std::shared_ptr<ipc::IpcNamespace>> ns = NamespaceOf(*id);
-  if (!ns.ok()) return Fail(ns.status());
+  if (!ns.ok()) return InternalFailure{ns.status()};
   if (*ns == nullptr) return answer(ENOMEM);  // past the bound of live namespaces
   int deferred = MqueueOptionsError(req);
   if (deferred == 0 &&
@@ -244,14 +238,15 @@ void Sentry::MountMqueueView(const TrappedCall& call, NewMountRequest req,
   req.tree_fd = tree_fd.get();
   req.deferred_errno = deferred;
   absl::StatusOr<MountCaller> caller = OpenMountCaller(call.tid);
-  if (!platform_->StillValid(call.id)) return;
-  if (!caller.ok()) return Fail(caller.status());
+  if (!platform_->StillValid(call.id)) return CallGone{};
+  if (!caller.ok()) return InternalFailure{caller.status()};
   absl::StatusOr<MountOutcome> outcome = PerformNewMount(*caller, req);
   if (!outcome.ok()) {
     MQ_LOG("mqsentry: mqueue mount for thread ", call.tid, ": ", outcome.status().ToString());
     return answer(ENOMEM);
   }
-  Reply(call, trace, outcome->err == 0 ? SyscallResult::Ok() : SyscallResult::Error(outcome->err));
+  return Answer{outcome->err == 0 ? SyscallResult::Ok() : SyscallResult::Error(outcome->err),
+                trace};
 }
 
 absl::Status Sentry::MountDevMqueue(int32_t init_pid) {

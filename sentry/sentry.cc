@@ -177,14 +177,14 @@ void Sentry::Dispatch(const TrappedCall& call) {
                                                  ArchName(call.arch), " nr ", call.nr, ")")));
   }
   switch (e->call) {
-    case MqCall::kOpen: return HandleOpen(call, *e);
-    case MqCall::kUnlink: return HandleUnlink(call, *e);
-    case MqCall::kTimedSend: return HandleTimedSend(call, *e);
-    case MqCall::kTimedReceive: return HandleTimedReceive(call, *e);
-    case MqCall::kNotify: return HandleNotify(call, *e);
+    case MqCall::kOpen: return Finish(call, HandleOpen(call, *e));
+    case MqCall::kUnlink: return Finish(call, HandleUnlink(call, *e));
+    case MqCall::kTimedSend: return Finish(call, HandleTimedSend(call, *e));
+    case MqCall::kTimedReceive: return Finish(call, HandleTimedReceive(call, *e));
+    case MqCall::kNotify: return Finish(call, HandleNotify(call, *e));
     case MqCall::kGetSetAttr: return Finish(call, HandleGetSetAttr(call, *e));
     case MqCall::kMount:
-    case MqCall::kFsopen: return HandleMountGuard(call, *e);
+    case MqCall::kFsopen: return Finish(call, HandleMountGuard(call, *e));
     case MqCall::kFcntl: return Finish(call, HandleFcntl(call, *e));
     case MqCall::kFstatfs: return Finish(call, HandleFstatfs(call, *e));
     case MqCall::kMmap: return Finish(call, HandleMmap(call, *e));
@@ -200,23 +200,41 @@ void Sentry::Dispatch(const TrappedCall& call) {
     case MqCall::kTgkill:
     case MqCall::kRtSigqueueinfo:
     case MqCall::kRtTgsigqueueinfo:
-    case MqCall::kPidfdSendSignal: return HandleSignalSend(call, *e);
+    case MqCall::kPidfdSendSignal: return Finish(call, HandleSignalSend(call, *e));
   }
 }
 
 void Sentry::Finish(const TrappedCall& call, HandlerResult result) {
   if (Answer* a = std::get_if<Answer>(&result)) {
-    Reply(call, a->trace, a->result);
-  } else if (std::holds_alternative<ContinueToHost>(result)) {
-    ContinueCall(call);
+    if (Reply(call, a->trace, a->result)) {
+      if (a->delivered) a->delivered();
+    } else if (a->undo) {
+      a->undo();
+    }
+  } else if (NewDescriptor* n = std::get_if<NewDescriptor>(&result)) {
+    InstallDescriptor(call, std::move(*n));
+  } else if (Park* p = std::get_if<Park>(&result)) {
+    ParkCall(std::move(*p));
+  } else if (ContinueToHost* c = std::get_if<ContinueToHost>(&result)) {
+    absl::StatusOr<bool> continued = platform_->Continue(call);
+    if (!continued.ok()) return Fail(continued.status());
+    if (*continued && c->continued) c->continued();
   } else if (InternalFailure* f = std::get_if<InternalFailure>(&result)) {
     Fail(std::move(f->status));
   }  // CallGone: nothing to deliver.
 }
 
-void Sentry::ContinueCall(const TrappedCall& call) {
-  absl::StatusOr<bool> continued = platform_->Continue(call);
-  if (!continued.ok()) Fail(continued.status());
+void Sentry::InstallDescriptor(const TrappedCall& call, NewDescriptor n) {
+  // Translated before answering, as in Reply: the caller may exit right after.
+  const int32_t pid = strace_.enabled() ? SandboxPid(call.tid) : 0;
+  absl::StatusOr<std::optional<SyscallResult>> installed =
+      platform_->AnswerWithNewFd(call, n.fd.get(), n.cloexec);
+  n.fd.reset();  // the supervisor's copy; the caller has its own, or nothing was installed
+  if (!installed.ok()) return Fail(installed.status());
+  if (strace_.enabled()) {
+    strace_.Complete(pid, n.trace,
+                     installed->has_value() ? **installed : SyscallResult::Error(EINTR));
+  }
 }
 
 bool Sentry::Reply(const TrappedCall& call, const std::string& trace, SyscallResult r) {
@@ -235,7 +253,7 @@ bool Sentry::Reply(const TrappedCall& call, const std::string& trace, SyscallRes
 
 // ---- Parked calls ----
 
-void Sentry::Park(Parked parked) {
+void Sentry::ParkCall(Parked parked) {
   if (strace_.enabled()) strace_.Unfinished(SandboxPid(parked.call.tid), parked.trace);
   const uint64_t id = parked.call.id;
   const int32_t tid = parked.call.tid;
@@ -327,13 +345,8 @@ void Sentry::TakeWaitingCalls() {
   }
 }
 
-void Sentry::HandleSignalSend(const TrappedCall& call, const SyscallEntry& e) {
+HandlerResult Sentry::HandleSignalSend(const TrappedCall& call, const SyscallEntry& e) {
   TakeWaitingCalls();
-  // The host kernel checks and sends the signal; only after that can it be pending, so
-  // the checks come after the answer.
-  absl::StatusOr<bool> continued = platform_->Continue(call);
-  if (!continued.ok()) return Fail(continued.status());
-  if (!*continued) return;
   const auto arg = [&](int i) { return static_cast<int32_t>(call.args[i]); };
   SignalSend send;
   send.sender_tid = call.tid;
@@ -371,11 +384,13 @@ void Sentry::HandleSignalSend(const TrappedCall& call, const SyscallEntry& e) {
       }
       break;
     default:
-      return;
+      return ContinueToHost{};
   }
   // Signal 0 sends nothing; SIGKILL ends a parked call's wait in the kernel by itself.
-  if (sig <= 0 || sig == SIGKILL) return;
-  signal_watch_.OnSignalSent(send, MonotonicNowNanos());
+  if (sig <= 0 || sig == SIGKILL) return ContinueToHost{};
+  // The host kernel checks and sends the signal; only after that can it be pending, so
+  // the checks come once the call has continued.
+  return ContinueToHost{[this, send] { signal_watch_.OnSignalSent(send, MonotonicNowNanos()); }};
 }
 
 void Sentry::DropStaleParkedFor(int32_t tid) {

@@ -118,17 +118,7 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
 
  private:
   // A call parked on a queue's waiter list.
-  struct Parked {
-    TrappedCall call;
-    const SyscallEntry* entry = nullptr;
-    std::shared_ptr<ipc::QueueInode> inode;
-    ipc::WaiterId waiter;
-    bool is_send = false;
-    uint64_t buffer = 0;  // receive: msg_ptr
-    uint64_t prio_ptr = 0;
-    kernel::Deadline deadline = kernel::Deadline::Infinite();
-    std::string trace;  // the strace call text, for the "resumed" line
-  };
+  using Parked = ::mqsentry::sentry::Park;
 
   // The descriptor argument resolved (architecture "A trapped call", step 4).
   struct Descriptor {
@@ -144,18 +134,18 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
   };
 
   void Dispatch(const TrappedCall& call);
-  void HandleOpen(const TrappedCall& call, const SyscallEntry& e);
-  void HandleUnlink(const TrappedCall& call, const SyscallEntry& e);
-  void HandleTimedSend(const TrappedCall& call, const SyscallEntry& e);
-  void HandleTimedReceive(const TrappedCall& call, const SyscallEntry& e);
-  void HandleNotify(const TrappedCall& call, const SyscallEntry& e);
+  HandlerResult HandleOpen(const TrappedCall& call, const SyscallEntry& e);
+  HandlerResult HandleUnlink(const TrappedCall& call, const SyscallEntry& e);
+  HandlerResult HandleTimedSend(const TrappedCall& call, const SyscallEntry& e);
+  HandlerResult HandleTimedReceive(const TrappedCall& call, const SyscallEntry& e);
+  HandlerResult HandleNotify(const TrappedCall& call, const SyscallEntry& e);
   HandlerResult HandleGetSetAttr(const TrappedCall& call, const SyscallEntry& e);
   // mount(2) / fsopen(2): new superblocks are made by the supervisor from copied bytes
   // (mount_handlers.cc); remounts, binds, moves and propagation changes continue.
-  void HandleMountGuard(const TrappedCall& call, const SyscallEntry& e);
+  HandlerResult HandleMountGuard(const TrappedCall& call, const SyscallEntry& e);
   // mount(2) of type "mqueue": mqfs's view of the caller's IPC namespace.
-  void MountMqueueView(const TrappedCall& call, NewMountRequest req,
-                       const std::string& trace);
+  HandlerResult MountMqueueView(const TrappedCall& call, NewMountRequest req,
+                                const std::string& trace);
   // fcntl(F_GETFL) and fcntl(F_SETFL, O_DIRECT) of mq descriptors; others continue.
   HandlerResult HandleFcntl(const TrappedCall& call, const SyscallEntry& e);
   // fstatfs(2) of mq descriptors; others continue.
@@ -168,16 +158,16 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
   HandlerResult HandleNameToHandleAt(const TrappedCall& call, const SyscallEntry& e);
   HandlerResult HandleOpenByHandleAt(const TrappedCall& call, const SyscallEntry& e);
   HandlerResult HandleFstatfsCompat(const TrappedCall& call, const SyscallEntry& e);
-  // Lets the call run in the host kernel (Platform::Continue).
-  void ContinueCall(const TrappedCall& call);
-  // The dispatcher's one way to act on a handler's result: answer and trace, continue,
+  // The dispatcher's one way to act on a handler's result: answer and trace (then the
+  // result's undo if the answer was not delivered), install a descriptor, park, continue,
   // nothing for a call gone, or end the sandbox for an internal failure.
   void Finish(const TrappedCall& call, HandlerResult result);
+  void InstallDescriptor(const TrappedCall& call, NewDescriptor n);
   // userfaultfd(2) / ioctl(USERFAULTFD_IOC_NEW) without UFFD_USER_MODE_ONLY: EPERM.
   HandlerResult HandleUserfaultfd(const TrappedCall& call, const SyscallEntry& e);
   // kill, tkill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo, pidfd_send_signal: continued,
   // then the parked calls the signal can reach are checked (sentry/signal_watch.h).
-  void HandleSignalSend(const TrappedCall& call, const SyscallEntry& e);
+  HandlerResult HandleSignalSend(const TrappedCall& call, const SyscallEntry& e);
 
   // Answers and traces. False if the caller was interrupted (nothing delivered).
   bool Reply(const TrappedCall& call, const std::string& trace, kernel::SyscallResult r);
@@ -213,7 +203,7 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
   // kGone a caller that no longer waits (the message is not lost: offer it again).
   WriteOutcome CopyOutMessage(const TrappedCall& call, uint64_t buffer, uint64_t prio_ptr,
                               const ipc::Message& m);
-  void Park(Parked parked);
+  void ParkCall(Parked parked);
   std::optional<Parked> Unpark(uint64_t call_id);
   // Parked calls whose callers moved on (a new call from the same thread, or gone).
   void DropStaleParkedFor(int32_t tid);
