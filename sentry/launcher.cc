@@ -404,6 +404,12 @@ int InitSendSignal(pid_t pid, int sig, void* info) {
     err = errno;
   }
   close(pidfd);
+  if (err == EINVAL) {
+    // A kernel older than 6.9 (no PIDFD_SIGNAL_THREAD_GROUP): the trapped calls, which the
+    // supervisor continues (a notification signal then waits for it, up to its timeout).
+    const long r = info != nullptr ? syscall(SYS_rt_sigqueueinfo, pid, sig, info) : kill(pid, sig);
+    err = r == 0 ? 0 : errno;
+  }
   return err;
 }
 
