@@ -21,6 +21,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "base/clock.h"
 #include "ipc/getsetattr.h"
 #include "kernel/abi.h"
 #include "kernel/capabilities.h"
@@ -40,11 +41,7 @@ namespace abi = kernel::abi;
 using kernel::Deadline;
 using kernel::SyscallResult;
 
-int64_t NowNanos() {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
+using base::RealtimeNowNanos;
 
 // Argument i as the ABI passes it: i386 registers are 32 bits wide.
 uint64_t Arg(const TrappedCall& c, const SyscallEntry& e, int i) {
@@ -387,7 +384,7 @@ HandlerResult Sentry::HandleTimedSend(const TrappedCall& call, const SyscallEntr
   req.priority = prio;
   req.nonblocking = d->flags & abi::kONonblock;
   req.deadline = deadline;
-  req.now_ns = NowNanos();
+  req.now_ns = RealtimeNowNanos();
   req.tag = call.id;
   // Who is sending matters only if a notification can fire (empty queue) or the call
   // can block (full queue); /proc is read only then.
@@ -482,7 +479,7 @@ HandlerResult Sentry::HandleTimedReceive(const TrappedCall& call, const SyscallE
   req.buffer_len = msg_len;
   req.nonblocking = d->flags & abi::kONonblock;
   req.deadline = deadline;
-  req.now_ns = NowNanos();
+  req.now_ns = RealtimeNowNanos();
   req.tag = call.id;
   if (queue.Status().curmsgs == 0 && !req.nonblocking) {
     std::optional<int> prio = SchedPrio(call.tid);

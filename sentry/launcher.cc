@@ -40,7 +40,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "base/errno_status.h"
 #include "kernel/abi.h"
+#include "kernel/ids.h"
 #include "sentry/dev_mqueue.h"
 #include "sentry/fd_passing.h"
 #include "sentry/kept_fds.h"
@@ -56,12 +58,10 @@ constexpr size_t kMaxControlMessage = 4096;
 // The program's process could not be set up (ids, capabilities, user namespace): an
 // mqsentry failure, with the exit status mqsentry gives its own (the program never ran).
 constexpr int kSetupFailed = 125;
-constexpr unsigned long kMqueueMagic = 0x19800202;  // MQUEUE_MAGIC
-constexpr uint32_t kOverflowUid = 65534;            // /proc/sys/kernel/overflowuid's default
 // Signals init passes on to the program.
 constexpr int kForwardedSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
 
-absl::Status Errno(absl::string_view what) { return absl::ErrnoToStatus(errno, what); }
+using base::Errno;
 
 int ExitCodeOf(int wait_status) {
   if (WIFEXITED(wait_status)) return WEXITSTATUS(wait_status);
@@ -226,7 +226,7 @@ bool IsMqueueOrProc(const char* path) {
   struct statfs sf;
   if (statfs(path, &sf) != 0) return false;
   const auto magic = static_cast<unsigned long>(sf.f_type);
-  return magic == kMqueueMagic || magic == kProcMagic;
+  return magic == kernel::abi::kMqueueMagic || magic == kProcMagic;
 }
 
 absl::Status ReenterWorkingDirectory(const std::string& cwd) {
@@ -236,7 +236,7 @@ absl::Status ReenterWorkingDirectory(const std::string& cwd) {
   }
   struct statfs sf;
   if (statfs(".", &sf) != 0) return Errno("statfs of the working directory");
-  if (static_cast<unsigned long>(sf.f_type) == kMqueueMagic) {
+  if (static_cast<unsigned long>(sf.f_type) == kernel::abi::kMqueueMagic) {
     return absl::FailedPreconditionError(
         absl::StrCat("the working directory ", cwd, " is on an mqueue filesystem"));
   }
@@ -438,7 +438,7 @@ void ServeSignalRequest(int control_fd, const InitArgs& a) {
       uint32_t uid;
       std::memcpy(&uid, req.info + kernel::abi::kSiginfoUidOffset, sizeof(uid));
       // The supervisor's namespace S maps UID to itself: a kernel uid is its S view.
-      uid = uid == a.caller_uid ? 0 : kOverflowUid;
+      uid = uid == a.caller_uid ? 0 : kernel::kOverflowId;  // overflowuid's default
       std::memcpy(req.info + kernel::abi::kSiginfoUidOffset, &uid, sizeof(uid));
     }
   }

@@ -16,6 +16,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "base/errno_status.h"
 
 // Newer than Debian 12's <linux/seccomp.h> (kernel 6.6).
 #ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
@@ -38,7 +39,7 @@ using kernel::SyscallResult;
 // SECCOMP_GET_NOTIF_SIZES and must fit these.
 constexpr size_t kMaxStructSize = 512;
 
-absl::Status Errno(absl::string_view what) { return absl::ErrnoToStatus(errno, what); }
+using base::Errno;
 
 // The thread group of `tid`, from /proc/<tid>/status ("Tgid:\t123"). -1 if gone.
 pid_t ReadTgid(int32_t tid) {

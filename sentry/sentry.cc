@@ -26,6 +26,7 @@
 #include <variant>
 
 #include "absl/strings/str_cat.h"
+#include "base/clock.h"
 #include "kernel/abi.h"
 #include "sentry/log.h"
 
@@ -35,23 +36,9 @@ namespace {
 namespace abi = kernel::abi;
 using kernel::SyscallResult;
 
-int64_t MonotonicNowNanos() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
-
-int64_t ThreadCpuNanos() {
-  timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
-
-int64_t RealtimeNowNanos() {
-  timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
+using base::MonotonicNowNanos;
+using base::RealtimeNowNanos;
+using base::ThreadCpuNanos;
 
 // A bound for something that costs the supervisor one descriptor: 1/divisor of its
 // RLIMIT_NOFILE, within [lo, hi].
