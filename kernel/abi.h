@@ -33,6 +33,43 @@ inline constexpr UffdSyscallNumbers kI386UffdSyscalls{374, 54};
 // x32's ioctl is its own compat entry (514); 16 is x86-64 only.
 inline constexpr UffdSyscallNumbers kX32UffdSyscalls{kX32SyscallBit + 323,
                                                      kX32SyscallBit + 514};
+// The other calls the supervisor traps (not mq calls): mount guards, descriptor calls
+// answered for mq descriptors, signal senders (arch/x86/entry/syscalls/syscall_{64,32}.tbl).
+// -1: the ABI has no such call.
+struct GuardSyscallNumbers {
+  int mount, fsopen;
+  int fcntl, fcntl64;
+  int fstatfs, fstatfs64;
+  int mmap;  // i386: mmap2 (offset in pages)
+  int sendfile;  // i386: sendfile64
+  int splice, linkat, name_to_handle_at, open_by_handle_at;
+  int old_mmap, sendfile32;  // i386: mmap(2) with its arguments in memory, 32-bit offsets
+  int kill, tkill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo, pidfd_send_signal;
+};
+inline constexpr GuardSyscallNumbers kX86_64GuardSyscalls{
+    .mount = 165, .fsopen = 430, .fcntl = 72, .fcntl64 = -1, .fstatfs = 138, .fstatfs64 = -1,
+    .mmap = 9, .sendfile = 40, .splice = 275, .linkat = 265, .name_to_handle_at = 303,
+    .open_by_handle_at = 304, .old_mmap = -1, .sendfile32 = -1, .kill = 62, .tkill = 200,
+    .tgkill = 234, .rt_sigqueueinfo = 129, .rt_tgsigqueueinfo = 297, .pidfd_send_signal = 424};
+// x32: the x86-64 numbers with the x32 bit, except its own compat rt_sigqueueinfo (524) and
+// rt_tgsigqueueinfo (536).
+inline constexpr GuardSyscallNumbers kX32GuardSyscalls{
+    .mount = kX32SyscallBit + 165, .fsopen = kX32SyscallBit + 430,
+    .fcntl = kX32SyscallBit + 72, .fcntl64 = -1, .fstatfs = kX32SyscallBit + 138,
+    .fstatfs64 = -1, .mmap = kX32SyscallBit + 9, .sendfile = kX32SyscallBit + 40,
+    .splice = kX32SyscallBit + 275, .linkat = kX32SyscallBit + 265,
+    .name_to_handle_at = kX32SyscallBit + 303, .open_by_handle_at = kX32SyscallBit + 304,
+    .old_mmap = -1, .sendfile32 = -1, .kill = kX32SyscallBit + 62,
+    .tkill = kX32SyscallBit + 200, .tgkill = kX32SyscallBit + 234,
+    .rt_sigqueueinfo = kX32SyscallBit + 524, .rt_tgsigqueueinfo = kX32SyscallBit + 536,
+    .pidfd_send_signal = kX32SyscallBit + 424};
+inline constexpr GuardSyscallNumbers kI386GuardSyscalls{
+    .mount = 21, .fsopen = 430, .fcntl = 55, .fcntl64 = 221, .fstatfs = 100,
+    .fstatfs64 = 269, .mmap = 192, .sendfile = 239, .splice = 313, .linkat = 303,
+    .name_to_handle_at = 341, .open_by_handle_at = 342, .old_mmap = 90, .sendfile32 = 187,
+    .kill = 37, .tkill = 238, .tgkill = 270, .rt_sigqueueinfo = 178,
+    .rt_tgsigqueueinfo = 335, .pidfd_send_signal = 424};
+
 // include/uapi/linux/userfaultfd.h
 inline constexpr uint64_t kUffdUserModeOnly = 1;
 inline constexpr uint32_t kUserfaultfdIocNew = 0xAA00;  // _IO(0xAA, 0x00)

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <tuple>
+#include <utility>
 
 #include "kernel/abi.h"
 
@@ -19,8 +20,7 @@ namespace {
 
 namespace abi = kernel::abi;
 
-// The file calls of MqCall::kMmap .. kOpenByHandleAt on every ABI (numbers from
-// arch/x86/entry/syscalls/syscall_{64,32}.tbl). Each trap costs the calls it catches one
+// The file calls of MqCall::kMmap .. kOpenByHandleAt on every ABI. Each trap costs the calls it catches one
 // round trip to the supervisor, mq descriptor or not: every private file mapping (the
 // dynamic loader maps each library a few times), every sendfile and splice, and linkat
 // and name_to_handle_at with AT_EMPTY_PATH; open_by_handle_at is rare.
@@ -31,10 +31,8 @@ void AddFileCalls(std::vector<SyscallEntry>& t) {
       {{.arg = 3, .mask = MAP_TYPE | MAP_ANONYMOUS, .value = MAP_PRIVATE}}};
   const std::vector<std::vector<ArgCondition>> empty_path_flag_4 = {
       {{.arg = 4, .mask = AT_EMPTY_PATH, .value = AT_EMPTY_PATH}}};
-  struct Numbers {
-    int mmap, sendfile, splice, linkat, name_to_handle_at, open_by_handle_at;
-  };
-  auto add = [&t, &private_file_map, &empty_path_flag_4](Arch arch, Numbers n) {
+  auto add = [&t, &private_file_map, &empty_path_flag_4](Arch arch,
+                                                         const abi::GuardSyscallNumbers& n) {
     const bool i386 = arch == Arch::kI386;
     SyscallEntry mmap{i386 ? "mmap2" : "mmap", MqCall::kMmap, arch, n.mmap};
     mmap.trap_when = private_file_map;
@@ -51,15 +49,15 @@ void AddFileCalls(std::vector<SyscallEntry>& t) {
       t.push_back(e);
     }
   };
-  add(Arch::kX86_64, {9, 40, 275, 265, 303, 304});
-  const int x = abi::kX32SyscallBit;
-  add(Arch::kX32, {x + 9, x + 40, x + 275, x + 265, x + 303, x + 304});
-  add(Arch::kI386, {192, 239, 313, 303, 341, 342});
+  add(Arch::kX86_64, abi::kX86_64GuardSyscalls);
+  add(Arch::kX32, abi::kX32GuardSyscalls);
+  add(Arch::kI386, abi::kI386GuardSyscalls);
   // i386's old mmap(2) passes its arguments in memory, and sendfile(2) a 32-bit offset.
-  SyscallEntry old_mmap{"mmap", MqCall::kMmap, Arch::kI386, 90};
+  SyscallEntry old_mmap{"mmap", MqCall::kMmap, Arch::kI386, abi::kI386GuardSyscalls.old_mmap};
   old_mmap.compat_sizes = old_mmap.old_mmap = true;
   t.push_back(old_mmap);
-  SyscallEntry sendfile32{"sendfile", MqCall::kSendfile, Arch::kI386, 187};
+  SyscallEntry sendfile32{"sendfile", MqCall::kSendfile, Arch::kI386,
+                          abi::kI386GuardSyscalls.sendfile32};
   sendfile32.compat_sizes = sendfile32.off32 = true;
   t.push_back(sendfile32);
 }
@@ -104,12 +102,15 @@ std::vector<SyscallEntry> BuildTable() {
                       n.mq_timedreceive_time64},
                      false));
   // Mount guards (see MqCall): mount(2) and fsopen(2) on every ABI.
-  t.push_back({"mount", MqCall::kMount, Arch::kX86_64, 165});
-  t.push_back({"fsopen", MqCall::kFsopen, Arch::kX86_64, 430});
-  t.push_back({"mount", MqCall::kMount, Arch::kX32, abi::kX32SyscallBit + 165});
-  t.push_back({"fsopen", MqCall::kFsopen, Arch::kX32, abi::kX32SyscallBit + 430});
-  t.push_back(compat({"mount", MqCall::kMount, Arch::kI386, 21}, false));
-  t.push_back(compat({"fsopen", MqCall::kFsopen, Arch::kI386, 430}, false));
+  const abi::GuardSyscallNumbers& x64 = abi::kX86_64GuardSyscalls;
+  const abi::GuardSyscallNumbers& x32 = abi::kX32GuardSyscalls;
+  const abi::GuardSyscallNumbers& i386 = abi::kI386GuardSyscalls;
+  t.push_back({"mount", MqCall::kMount, Arch::kX86_64, x64.mount});
+  t.push_back({"fsopen", MqCall::kFsopen, Arch::kX86_64, x64.fsopen});
+  t.push_back({"mount", MqCall::kMount, Arch::kX32, x32.mount});
+  t.push_back({"fsopen", MqCall::kFsopen, Arch::kX32, x32.fsopen});
+  t.push_back(compat({"mount", MqCall::kMount, Arch::kI386, i386.mount}, false));
+  t.push_back(compat({"fsopen", MqCall::kFsopen, Arch::kI386, i386.fsopen}, false));
   // fcntl guards (see MqCall): fcntl on every ABI, and i386's fcntl64.
   const std::vector<std::vector<ArgCondition>> fcntl_when = {
       // cmd is an unsigned int: the upper half of a 64-bit register is ignored.
@@ -123,14 +124,15 @@ std::vector<SyscallEntry> BuildTable() {
     e.compat_sizes = arch == Arch::kI386;
     return e;
   };
-  t.push_back(fcntl_entry("fcntl", Arch::kX86_64, 72));
-  t.push_back(fcntl_entry("fcntl", Arch::kX32, abi::kX32SyscallBit + 72));
-  t.push_back(fcntl_entry("fcntl", Arch::kI386, 55));
-  t.push_back(fcntl_entry("fcntl64", Arch::kI386, 221));
-  t.push_back({"fstatfs", MqCall::kFstatfs, Arch::kX86_64, 138});
-  t.push_back({"fstatfs", MqCall::kFstatfs, Arch::kX32, abi::kX32SyscallBit + 138});
-  t.push_back(compat({"fstatfs", MqCall::kFstatfsCompat, Arch::kI386, 100}, false));
-  SyscallEntry fstatfs64 = compat({"fstatfs64", MqCall::kFstatfsCompat, Arch::kI386, 269}, false);
+  t.push_back(fcntl_entry("fcntl", Arch::kX86_64, x64.fcntl));
+  t.push_back(fcntl_entry("fcntl", Arch::kX32, x32.fcntl));
+  t.push_back(fcntl_entry("fcntl", Arch::kI386, i386.fcntl));
+  t.push_back(fcntl_entry("fcntl64", Arch::kI386, i386.fcntl64));
+  t.push_back({"fstatfs", MqCall::kFstatfs, Arch::kX86_64, x64.fstatfs});
+  t.push_back({"fstatfs", MqCall::kFstatfs, Arch::kX32, x32.fstatfs});
+  t.push_back(compat({"fstatfs", MqCall::kFstatfsCompat, Arch::kI386, i386.fstatfs}, false));
+  SyscallEntry fstatfs64 =
+      compat({"fstatfs64", MqCall::kFstatfsCompat, Arch::kI386, i386.fstatfs64}, false);
   fstatfs64.statfs64 = true;
   t.push_back(fstatfs64);
   AddFileCalls(t);
@@ -158,25 +160,18 @@ std::vector<SyscallEntry> BuildTable() {
       {{.arg = 3, .mask = 1, .value = 1}},
       {{.arg = 3, .mask = 4, .value = 4}},
   };
-  struct SignalNumbers {
-    Arch arch;
-    int kill, tkill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo, pidfd_send_signal;
-  };
-  const int x32 = abi::kX32SyscallBit;
-  for (const SignalNumbers& n : {
-           SignalNumbers{Arch::kX86_64, 62, 200, 234, 129, 297, 424},
-           SignalNumbers{Arch::kX32, x32 + 62, x32 + 200, x32 + 234, x32 + 524, x32 + 536,
-                         x32 + 424},
-           SignalNumbers{Arch::kI386, 37, 238, 270, 178, 335, 424},
-       }) {
-    t.push_back({"kill", MqCall::kKill, n.arch, n.kill});
-    t.push_back({"tkill", MqCall::kTkill, n.arch, n.tkill});
-    t.push_back({"tgkill", MqCall::kTgkill, n.arch, n.tgkill});
-    t.push_back({"rt_sigqueueinfo", MqCall::kRtSigqueueinfo, n.arch, n.rt_sigqueueinfo});
-    t.push_back({"rt_tgsigqueueinfo", MqCall::kRtTgsigqueueinfo, n.arch, n.rt_tgsigqueueinfo});
-    SyscallEntry pidfd{"pidfd_send_signal", MqCall::kPidfdSendSignal, n.arch, n.pidfd_send_signal};
+  const std::pair<Arch, const abi::GuardSyscallNumbers*> abis[] = {
+      {Arch::kX86_64, &x64}, {Arch::kX32, &x32}, {Arch::kI386, &i386}};
+  for (const auto& [arch, numbers] : abis) {
+    const abi::GuardSyscallNumbers& n = *numbers;
+    t.push_back({"kill", MqCall::kKill, arch, n.kill});
+    t.push_back({"tkill", MqCall::kTkill, arch, n.tkill});
+    t.push_back({"tgkill", MqCall::kTgkill, arch, n.tgkill});
+    t.push_back({"rt_sigqueueinfo", MqCall::kRtSigqueueinfo, arch, n.rt_sigqueueinfo});
+    t.push_back({"rt_tgsigqueueinfo", MqCall::kRtTgsigqueueinfo, arch, n.rt_tgsigqueueinfo});
+    SyscallEntry pidfd{"pidfd_send_signal", MqCall::kPidfdSendSignal, arch, n.pidfd_send_signal};
     pidfd.trap_when = pidfd_when;
-    pidfd.compat_sizes = n.arch == Arch::kI386;
+    pidfd.compat_sizes = arch == Arch::kI386;
     t.push_back(pidfd);
   }
   std::sort(t.begin(), t.end(), [](const SyscallEntry& a, const SyscallEntry& b) {
