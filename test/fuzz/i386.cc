@@ -247,7 +247,9 @@ void Notify(Context& ctx) {
     sevp = ctx.arena.Pointer(kind, sizeof(sev), kRoSigevent, false, &storage, &room, rng);
     Arena::Fill(storage, room,
                 std::string_view(reinterpret_cast<const char*>(&sev), sizeof(sev)));
-    if (storage != nullptr && room >= sizeof(sev)) {
+    // The compat call reads only the first 16 bytes (MqAbi.I386NotifyReadsOnlyTheSigevents
+    // First16Bytes): a sigevent that straddles after them is read, SIGKILL included.
+    if (storage != nullptr && room >= 16) {
       label = absl::StrFormat("%s:{notify=%d, signo=%d, %s}", PtrKindName(kind), notify,
                               signo, value);
     } else {
