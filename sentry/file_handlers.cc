@@ -207,36 +207,55 @@ HandlerResult Sentry::HandleNameToHandleAt(const TrappedCall& call, const Syscal
 // HandleOpenByHandleAt: no handle is ever decoded on mqfs. Decoding one there would open
 // any queue the kernel still caches, of any IPC namespace, or an mqfs directory. A
 // mount_fd on mqfs gets what Linux gives for one on mqueue (handle_to_path()): without
-// CAP_DAC_READ_SEARCH, or CAP_SYS_ADMIN over the user namespace of the queue's IPC
-// namespace (the superblock's), EPERM; then EFAULT / EINVAL for the handle's header; then
+// CAP_DAC_READ_SEARCH, or O_DIRECTORY and CAP_SYS_ADMIN over the user namespace of the
+// queue's IPC namespace (the superblock's), EPERM; then EFAULT / EINVAL for the handle's header; then
 // ESTALE, as mqueue cannot decode.
+// The directory of a program's `mount -t mqueue` (and its root) counts as mqfs too.
 // What remains: mount_fd is resolved when the supervisor takes the call, so a caller that
 // replaces it with an mqfs descriptor in between reaches the host kernel's decoding. That
 // needs CAP_DAC_READ_SEARCH in the host's user namespace (FUSE's superblock belongs to the
 // supervisor's), which sandboxed programs hold only when the user grants it, and gives
-// little: mqfs answers lookups and listings only to the supervisor, a queue's handle needs
-// its random 32-bit generation, and files are opened through detached trees whose ".."
-// leads nowhere (vfs/mqfs.h). The directories themselves (root and per namespace, fixed
-// ids) can be decoded in that race, as empty, unlistable directories.
+// little: mqfs answers lookups and listings only to the supervisor and in the namespace
+// directories programs mounted, a queue's handle needs its random 32-bit generation, and
+// files are opened through detached trees whose ".." leads nowhere (vfs/mqfs.h). The
+// other directories (root and per namespace, fixed ids) can be decoded in that race, as
+// empty, unlistable directories.
 HandlerResult Sentry::HandleOpenByHandleAt(const TrappedCall& call, const SyscallEntry& e) {
   const int mount_fd = IntArg(call, 0);
   const uint64_t handle = Arg(call, e, 1);
-  std::optional<FdInfo> info = MqFdInfo(call, mount_fd);
+  std::optional<FdInfo> info = fd_info_.Read(call.tid, mount_fd);
   if (!info) return ContinueToHost{};
-  auto found = mqfs_->IdentifyMountInode(info->mnt_id, info->ino);
-  if (!found) return ContinueToHost{};
+  // The IPC namespace of the superblock Linux would decode on (nullptr: none left).
+  std::optional<std::shared_ptr<ipc::IpcNamespace>> sb_ns;
+  if (auto queue = IdentifyFd(call, mount_fd, *info)) {
+    sb_ns = queue->second;
+  } else if (vfs::Mqfs::IsDirectoryIno(info->ino)) {
+    const int copy = platform_->GetFd(call.tid, mount_fd);
+    if (copy >= 0) {
+      sb_ns = mqfs_->IdentifyDirectory(copy);
+      close(copy);
+    }
+  }
+  if (!sb_ns) return ContinueToHost{};
   std::string trace;
   if (strace_.enabled()) trace = absl::StrCat(e.name, "(", mount_fd, ", ...)");
   auto reply = [&](int err) -> HandlerResult { return AnswerError(err, trace); };
   absl::StatusOr<CallerIdentity> id = ReadIdentity(call.tid, {.rlimit = false, .process = false});
   if (!platform_->StillValid(call.id)) return CallGone{};
   if (!id.ok()) return InternalFailure{id.status()};
-  const std::shared_ptr<const kernel::UserNamespace>& sb_user_ns = found->second->owner_user_ns();
+  const std::shared_ptr<const kernel::UserNamespace> sb_user_ns =
+      *sb_ns != nullptr ? (*sb_ns)->owner_user_ns() : nullptr;
+  // may_decode_fh(): CAP_DAC_READ_SEARCH, or the relaxed rule for whoever could mount the
+  // filesystem: O_DIRECTORY, CAP_SYS_ADMIN over the superblock's user namespace and
+  // CAP_DAC_READ_SEARCH in its own. (Its other relaxed case, CAP_SYS_ADMIN over the
+  // mount's mount namespace, is not modelled: such a caller gets EPERM here.)
+  const int open_flags = static_cast<int>(Arg(call, e, 2));
   const bool may_decode =
       id->cred.HasCapabilityIn(kernel::Capability::kDacReadSearch,
                                *kernel::UserNamespace::Initial()) ||
-      (sb_user_ns != nullptr &&
-       id->cred.HasCapabilityIn(kernel::Capability::kSysAdmin, *sb_user_ns));
+      ((open_flags & O_DIRECTORY) && sb_user_ns != nullptr &&
+       id->cred.HasCapabilityIn(kernel::Capability::kSysAdmin, *sb_user_ns) &&
+       id->cred.HasCapabilityIn(kernel::Capability::kDacReadSearch, *id->cred.user_ns));
   if (!may_decode) return reply(EPERM);
   struct {
     uint32_t handle_bytes;

@@ -1053,6 +1053,21 @@ void Mqfs::InvalidateAttributes(uint64_t ino) {
   fuse_lowlevel_notify_inval_inode(session_, ino, -1, 0);
 }
 
+std::optional<std::shared_ptr<ipc::IpcNamespace>> Mqfs::IdentifyDirectory(int fd) const {
+  struct statx stx {};
+  if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE | STATX_INO, &stx) != 0) {
+    return std::nullopt;
+  }
+  if (makedev(stx.stx_dev_major, stx.stx_dev_minor) != device_ || !S_ISDIR(stx.stx_mode)) {
+    return std::nullopt;
+  }
+  if (stx.stx_ino == kRootIno) return std::shared_ptr<ipc::IpcNamespace>();
+  if (!table_.IsDir(stx.stx_ino)) return std::nullopt;
+  return table_.NamespaceOfDir(stx.stx_ino);
+}
+
+bool Mqfs::IsDirectoryIno(uint64_t ino) { return ino == kRootIno || IsDirIno(ino); }
+
 std::optional<std::pair<std::shared_ptr<ipc::QueueInode>, std::shared_ptr<ipc::IpcNamespace>>>
 Mqfs::Identify(int fd) const {
   // AT_STATX_DONT_SYNC: FUSE answers from the inode without a getattr request, so this

@@ -155,6 +155,13 @@ class Mqfs {
   // mount must be checked with Identify() (a view's mount id is reused once the program
   // unmounts it).
   bool IsViewMount(uint64_t mount_id) const;
+  // If host fd `fd` (in the supervisor) is one of mqfs's directories (its root, a
+  // namespace's, on any mount of it): the namespace it shows, nullptr for the root or a
+  // namespace that is gone. nullopt for anything else.
+  std::optional<std::shared_ptr<ipc::IpcNamespace>> IdentifyDirectory(int fd) const;
+  // Whether `ino` may be one of mqfs's directories (their numbers are far above any
+  // queue's).
+  static bool IsDirectoryIno(uint64_t ino);
   // Whether `ino` is the inode number of a queue mqfs serves (on any mount of it).
   bool HasQueueIno(uint64_t ino) const { return table_.Find(ino).has_value(); }
   // Whether a program has mounted namespace `ns`'s directory (NewView).

@@ -393,6 +393,54 @@ TEST(MqMqueueMount, ChmodOfTheRoot_Spec8_5) {
   }));
 }
 
+// §8.3: no handle is decoded on mqueue (it has no export operations). With the mount's
+// root or a queue opened through it as mount_fd, a caller that may mount the filesystem
+// (CAP_SYS_ADMIN over the IPC namespace's owner, here without the host's
+// CAP_DAC_READ_SEARCH) may try only with O_DIRECTORY (may_decode_fh(): EPERM otherwise),
+// and then gets EINVAL for a bad header, ESTALE for any handle.
+TEST(MqMqueueMount, HandlesDoNotDecode_Spec8_5) {
+  ScratchDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  EXPECT_CHILD_OK(RunInChild([&]() -> int {
+    CHILD_CHECK(EnterOwnNamespaces(CLONE_NEWNS | CLONE_NEWIPC));
+    const std::string name = UniqueName();
+    CHILD_CHECK_OK(RawMqOpen(name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600, &kSmall));
+    CHILD_CHECK_OK(MountMqueue(dir.path()));
+    const int root = open(dir.path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    CHILD_CHECK_OK(root);
+    const int queue = open((dir / name).c_str(), O_RDONLY | O_CLOEXEC);
+    CHILD_CHECK_OK(queue);
+    struct {
+      file_handle fh;
+      unsigned char bytes[16];
+    } h{};
+    for (const int mount_fd : {root, queue}) {
+      h.fh.handle_bytes = 8;
+      h.fh.handle_type = 1;
+      CHILD_CHECK_ERRNO(open_by_handle_at(mount_fd, &h.fh, O_RDONLY | O_CLOEXEC), EPERM);
+      CHILD_CHECK_ERRNO(open_by_handle_at(mount_fd, &h.fh, O_RDONLY | O_DIRECTORY | O_CLOEXEC),
+                        ESTALE);
+      // Handles shaped like FUSE's (node id high and low words, generation 0) for the
+      // nodes of directories mqsentry's mqfs would have: its root and the first
+      // namespaces' directories.
+      for (const uint64_t node : {uint64_t{1}, (uint64_t{1} << 62) + 1, (uint64_t{1} << 62) + 2,
+                                  (uint64_t{1} << 62) + 3}) {
+        const uint32_t words[3] = {static_cast<uint32_t>(node >> 32),
+                                   static_cast<uint32_t>(node), 0};
+        h.fh.handle_bytes = sizeof(words);
+        h.fh.handle_type = 0x81;
+        std::memcpy(h.bytes, words, sizeof(words));
+        CHILD_CHECK_ERRNO(
+            open_by_handle_at(mount_fd, &h.fh, O_RDONLY | O_DIRECTORY | O_CLOEXEC), ESTALE);
+      }
+      h.fh.handle_bytes = 0;
+      CHILD_CHECK_ERRNO(open_by_handle_at(mount_fd, &h.fh, O_RDONLY | O_DIRECTORY | O_CLOEXEC),
+                        EINVAL);
+    }
+    return 0;
+  }));
+}
+
 // The new mount API makes the same filesystem: fsopen("mqueue"), fsconfig, fsmount.
 TEST(MqMqueueMount, FsopenMqueue_Spec8_5) {
   EXPECT_CHILD_OK(RunInChild([&]() -> int {
