@@ -432,6 +432,7 @@ int Run(int argc, char** argv) {
   options.root_uid = kernel::KUid(uid);
   options.root_gid = kernel::KGid(gid);
   options.init_host_pid = sandbox->init_pid;
+  options.allow_fuse_mounts = flags.caps.privileged;
   const Sandbox sandbox_copy = *sandbox;
   options.queue_signal = [sandbox_copy](int32_t pid, int sig, const void* info) {
     return QueueSignal(sandbox_copy, pid, sig, info);

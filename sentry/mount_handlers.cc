@@ -74,14 +74,16 @@ int CopyMountData(TraceeMemory& memory, const TrappedCall& call, uint64_t addr,
   return 0;
 }
 
+bool IsFuseType(absl::string_view type) {
+  return type == "fuse" || type == "fuseblk" || absl::StartsWith(type, "fuse.");
+}
+
 // The N of a "fd=N" option of a FUSE mount (types "fuse", "fuseblk", "fuse.SUBTYPE"):
 // fuse_parse_param() looks N up in the mounting task's descriptor table.
 std::optional<int> FuseDeviceFd(const NewMountRequest& req) {
   if (req.kind != NewMountRequest::Kind::kMount || !req.type || !req.data) return std::nullopt;
   const absl::string_view type = *req.type;
-  if (type != "fuse" && type != "fuseblk" && !absl::StartsWith(type, "fuse.")) {
-    return std::nullopt;
-  }
+  if (!IsFuseType(type)) return std::nullopt;
   const std::string text(req.data->data(), strnlen(req.data->data(), req.data->size()));
   std::optional<int> fd;
   for (absl::string_view option : absl::StrSplit(text, ',')) {
@@ -152,6 +154,13 @@ HandlerResult Sentry::HandleMountGuard(const TrappedCall& call, const SyscallEnt
     return MountMqueueView(call, std::move(req), trace);
   }
 
+  // A FUSE filesystem the program serves itself could hold a page of one of its files
+  // unresolved forever; a message buffer there would block the supervisor's memory
+  // accesses, and with them every call of the sandbox (architecture, "Threat model").
+  // Linux would allow the mount in a user namespace of the program's own.
+  if (type.has_value() && IsFuseType(*type) && !options_.allow_fuse_mounts) {
+    return answer(EPERM);
+  }
   // FUSE's "fd=N" names a descriptor of the mounting task: the caller's, handed over.
   UniqueFd passed;
   if (const std::optional<int> number = FuseDeviceFd(req)) {

@@ -61,6 +61,10 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
     // signals are sent by init so that the kernel keeps their si_pid (sentry/launcher.h).
     int32_t init_host_pid = 0;
     std::function<absl::Status(int32_t sandbox_pid, int sig, const void* siginfo)> queue_signal;
+    // FUSE mounts inside the sandbox (--privileged only): a page of a FUSE file that its
+    // daemon, the program, never serves blocks every supervisor access to it, and with
+    // the syscall thread every call of the sandbox (mount_handlers.cc).
+    bool allow_fuse_mounts = false;
   };
 
   // `mqfs` may be attached later (it needs this object as its hooks), before Run().

@@ -22,6 +22,7 @@
 #include <linux/capability.h>
 #include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -204,6 +205,46 @@ int UsernsIpc() {
   return 0;
 }
 
+// A FUSE mount in a user and mount namespace of its own (Linux allows it: FS_USERNS_MOUNT):
+// the daemon would be this program, which could leave a page of its file unserved.
+int UsernsFuse() {
+  const uid_t uid = geteuid();
+  const gid_t gid = getegid();
+  const long rc = unshare(CLONE_NEWUSER | CLONE_NEWNS);
+  std::printf("unshare(CLONE_NEWUSER|CLONE_NEWNS): %s\n", Result(rc).c_str());
+  if (rc != 0) return 0;
+  const std::pair<const char*, std::string> maps[] = {
+      {"/proc/self/setgroups", "deny"},
+      {"/proc/self/uid_map", "0 " + std::to_string(uid) + " 1"},
+      {"/proc/self/gid_map", "0 " + std::to_string(gid) + " 1"}};
+  for (const auto& [path, text] : maps) {
+    std::ofstream out(path);
+    out << text;
+    out.flush();
+    if (!out) {
+      std::printf("write %s: failed\n", path);
+      return 0;
+    }
+  }
+  const int fuse = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+  if (fuse < 0) {
+    std::printf("open /dev/fuse: %s\n", Result(fuse).c_str());
+    return 0;
+  }
+  char dir[] = "/tmp/attack-fuse.XXXXXX";
+  if (mkdtemp(dir) == nullptr) {
+    std::printf("mkdtemp: failed\n");
+    return 0;
+  }
+  const std::string options =
+      "fd=" + std::to_string(fuse) + ",rootmode=40000,user_id=0,group_id=0";
+  std::printf("mount fuse: %s\n",
+              Result(mount("attack", dir, "fuse", 0, options.c_str())).c_str());
+  umount2(dir, MNT_DETACH);
+  rmdir(dir);
+  return 0;
+}
+
 // Pushes a character into the terminal on fd 0 (its controlling terminal), through glibc
 // and with bits above the 32-bit command set (the kernel ignores them).
 int Tiocsti() {
@@ -265,6 +306,7 @@ int main(int argc, char** argv) {
   if (cmd == "pidfd-getfd" && argc == 3) return PidfdGetfd(std::atoi(argv[2]));
   if (cmd == "unshare-ipc") return UnshareIpc();
   if (cmd == "userns-ipc") return UsernsIpc();
+  if (cmd == "userns-fuse") return UsernsFuse();
   if (cmd == "open-by-handle" && argc == 3) return OpenByHandle(argv[2]);
   if (argc == 3 && cmd.rfind("mq-", 0) == 0) {
     long rc;

@@ -58,8 +58,18 @@ mq_open in it: ok
 mq_unlink in it: ok
 unshare(CLONE_NEWNS) in it: ok'
 
+# FUSE in a user namespace of the program's own: Linux allows it (proved here, natively),
+# mqsentry refuses it but with --privileged: the program would be the daemon of pages the
+# supervisor reads and writes, and could leave one unserved to stall every call.
+echo "== natively"
+check "native: FUSE mount in its own user namespace" 'mount fuse: ok' "$probe" userns-fuse
+
 echo "== mqsentry started by root"
 run=("$mqsentry" run)
+check "root: FUSE mount in its own user namespace refused" 'mount fuse: EPERM' \
+  "${run[@]}" -- "$probe" userns-fuse
+check "root: --privileged mounts FUSE" 'mount fuse: ok' \
+  "${run[@]}" --privileged -- "$probe" userns-fuse
 check "root: Docker's default set" "$(sets $none $docker $docker $docker)
 capget effective $docker" "${run[@]}" -- "$probe" caps
 check "root: unshare(CLONE_NEWIPC) refused" 'unshare(CLONE_NEWIPC): EPERM' \
@@ -103,6 +113,8 @@ check "65534: own user namespace gives IPC and mount namespaces" "$userns_works"
   "${run[@]}" -- "$probe" userns-ipc
 check "65534: open_by_handle_at refused" 'open_by_handle_at: EPERM' \
   "${run[@]}" -- "$probe" open-by-handle /
+check "65534: FUSE mount in its own user namespace refused" 'mount fuse: EPERM' \
+  "${run[@]}" -- "$probe" userns-fuse
 check "65534: --cap-add SYS_ADMIN: still none, bounding set follows" \
   "$(sets $none $none $none "$with_admin")" "${run[@]}" --cap-add SYS_ADMIN -- "$probe" caps
 # A new user namespace starts with a whole bounding set (every capability of the kernel).
