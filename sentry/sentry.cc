@@ -227,15 +227,18 @@ void Sentry::InstallDescriptor(const TrappedCall& call, NewDescriptor n) {
 bool Sentry::Reply(const TrappedCall& call, const std::string& trace, SyscallResult r) {
   // Translated before answering: a caller that exits right after has no /proc entry.
   const int32_t pid = strace_.enabled() ? SandboxPid(call.tid) : 0;
-  absl::StatusOr<bool> sent = platform_->Answer(call, r);
-  if (!sent.ok()) {
-    MQ_LOG("mqsentry: answer failed: ", sent.status().ToString());
-    return false;
-  }
+  const bool sent = Deliver(call, r);
   if (strace_.enabled()) {
-    strace_.Complete(pid, trace, *sent ? r : SyscallResult::Error(EINTR));
+    strace_.Complete(pid, trace, sent ? r : SyscallResult::Error(EINTR));
   }
-  return *sent;
+  return sent;
+}
+
+bool Sentry::Deliver(const TrappedCall& call, SyscallResult r) {
+  absl::StatusOr<bool> sent = platform_->Answer(call, r);
+  if (sent.ok()) return *sent;
+  Fail(sent.status());  // the one error rule: never shown to the program as an errno
+  return false;
 }
 
 // ---- Parked calls ----
@@ -295,7 +298,7 @@ void Sentry::InterruptParked(uint64_t call_id) {
   // sender's message is discarded with its waiter (spec §5.4).
   // Translated before answering, as in Reply: the caller may exit right after.
   const int32_t pid = strace_.enabled() ? SandboxPid(p->call.tid) : 0;
-  (void)platform_->Answer(p->call, SyscallResult::Error(kErestartsys));
+  Deliver(p->call, SyscallResult::Error(kErestartsys));
   if (strace_.enabled()) strace_.Resumed(pid, p->entry->name, SyscallResult::Error(EINTR));
 }
 
@@ -423,10 +426,10 @@ void Sentry::ExpireDeadlines() {
     // ETIMEDOUT at the deadline (spec §5.4); if the caller was interrupted meanwhile, the
     // answer simply does not arrive.
     const int32_t pid = strace_.enabled() ? SandboxPid(p->call.tid) : 0;  // before answering
-    absl::StatusOr<bool> sent = platform_->Answer(p->call, SyscallResult::Error(ETIMEDOUT));
-    if (strace_.enabled() && sent.ok()) {
+    const bool sent = Deliver(p->call, SyscallResult::Error(ETIMEDOUT));
+    if (strace_.enabled()) {
       strace_.Resumed(pid, p->entry->name,
-                      *sent ? SyscallResult::Error(ETIMEDOUT) : SyscallResult::Error(EINTR));
+                      sent ? SyscallResult::Error(ETIMEDOUT) : SyscallResult::Error(EINTR));
     }
   }
   absl::MutexLock lock(&mu_);
@@ -463,8 +466,7 @@ void Sentry::DeliverHandoff(ipc::Queue& queue, ipc::Handoff handoff) {
                 : SyscallResult::Error(EFAULT);
         // Translated before answering: the receiver may exit right after (pmqtest does).
         const int32_t pid = strace_.enabled() ? SandboxPid(p->call.tid) : 0;
-        absl::StatusOr<bool> sent = platform_->Answer(p->call, r);
-        delivered = sent.ok() && *sent;
+        delivered = Deliver(p->call, r);
         if (strace_.enabled()) {
           strace_.Resumed(pid, p->entry->name, delivered ? r : SyscallResult::Error(EINTR));
         }
@@ -485,8 +487,7 @@ void Sentry::CompleteRefill(ipc::Queue& queue, std::optional<ipc::Refill> refill
     bool delivered = false;
     if (p) {
       const int32_t pid = strace_.enabled() ? SandboxPid(p->call.tid) : 0;  // before answering
-      absl::StatusOr<bool> sent = platform_->Answer(p->call, SyscallResult::Ok());
-      delivered = sent.ok() && *sent;
+      delivered = Deliver(p->call, SyscallResult::Ok());
       if (strace_.enabled()) {
         strace_.Resumed(pid, p->entry->name,
                         delivered ? SyscallResult::Ok() : SyscallResult::Error(EINTR));

@@ -173,6 +173,9 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
   // then the parked calls the signal can reach are checked (sentry/signal_watch.h).
   HandlerResult HandleSignalSend(const TrappedCall& call, const SyscallEntry& e);
 
+  // Answers with the platform. False if the caller was interrupted (nothing delivered); a
+  // failure of the platform is the supervisor's (Fail): the sandbox ends, and false.
+  bool Deliver(const TrappedCall& call, kernel::SyscallResult r);
   // Answers and traces. False if the caller was interrupted (nothing delivered).
   bool Reply(const TrappedCall& call, const std::string& trace, kernel::SyscallResult r);
   // Resolves a descriptor argument; EBADF for anything that is not an open mq
