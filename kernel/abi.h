@@ -118,6 +118,11 @@ inline constexpr uint64_t kMsgMsgSize = 48;
 inline constexpr uint64_t kMsgTreeNodeSize = 48;
 inline constexpr uint64_t kAccountingPrioCap = 32768;
 inline constexpr uint32_t kMqueueMagic = 0x19800202;
+// huge_encode_dev() (include/linux/kdev_t.h): the device number statfs reports as f_fsid,
+// the low 32 bits in f_fsid[0], the high in f_fsid[1].
+inline constexpr uint64_t HugeEncodeDev(uint32_t major, uint32_t minor) {
+  return (minor & 0xff) | (uint64_t{major} << 8) | (uint64_t{minor & ~0xffu} << 12);
+}
 
 // ---- Notification (spec §1.5, §6) ----
 inline constexpr int kSigevSignal = 0;

@@ -153,3 +153,21 @@ TEST(AbiConstantsTest, OpenFlagsMatchFcntlH) {
 
 }  // namespace
 }  // namespace mqsentry::kernel::abi
+
+namespace mqsentry::kernel::abi {
+namespace {
+
+// Spec §8.3 (fstatfs f_fsid): huge_encode_dev() keeps minor's low byte at the bottom,
+// major above it, and minor's upper bits from bit 20.
+TEST(AbiTest, HugeEncodeDevMatchesTheKernelLayout) {
+  EXPECT_EQ(HugeEncodeDev(0, 0), 0u);
+  EXPECT_EQ(HugeEncodeDev(0, 0x2a), 0x2au);
+  EXPECT_EQ(HugeEncodeDev(8, 1), 0x801u);
+  EXPECT_EQ(HugeEncodeDev(0, 0x12345), 0x12300045u);
+  EXPECT_EQ(HugeEncodeDev(0xfff, 0xfffff), 0xffffffffu);
+  // new_encode_dev() of glibc's makedev for a number that fits 32 bits.
+  EXPECT_EQ(HugeEncodeDev(259, 3), 0x10303u);
+}
+
+}  // namespace
+}  // namespace mqsentry::kernel::abi

@@ -288,8 +288,7 @@ HandlerResult Sentry::HandleFstatfsCompat(const TrappedCall& call, const Syscall
   if (strace_.enabled()) trace = absl::StrCat(e.name, "(", fd, ", ...)");
   // huge_encode_dev(s_dev), split into two 32-bit words (as HandleFstatfs).
   const dev_t dev = mqfs_->device();
-  const uint64_t id = (minor(dev) & 0xff) | (static_cast<uint64_t>(major(dev)) << 8) |
-                      (static_cast<uint64_t>(minor(dev) & ~0xffu) << 12);
+  const uint64_t id = abi::HugeEncodeDev(major(dev), minor(dev));
   const uint32_t fsid[2] = {static_cast<uint32_t>(id), static_cast<uint32_t>(id >> 32)};
   constexpr uint32_t kBlockSize = 4096, kNameMax = 255, kStValid = 0x0020;
   bool written;

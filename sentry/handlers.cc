@@ -819,8 +819,7 @@ HandlerResult Sentry::HandleFstatfs(const TrappedCall& call, const SyscallEntry&
   st.f_flags = 0x0020;  // ST_VALID (include/linux/statfs.h): f_flags is meaningful
   // huge_encode_dev(s_dev), split into two 32-bit words.
   const dev_t dev = mqfs_->device();
-  const uint64_t id = (minor(dev) & 0xff) | (static_cast<uint64_t>(major(dev)) << 8) |
-                      (static_cast<uint64_t>(minor(dev) & ~0xffu) << 12);
+  const uint64_t id = abi::HugeEncodeDev(major(dev), minor(dev));
   st.f_fsid.__val[0] = static_cast<int>(id & 0xffffffffu);
   st.f_fsid.__val[1] = static_cast<int>(id >> 32);
   if (!platform_->memory().Write(call, buf, &st, sizeof(st))) {
