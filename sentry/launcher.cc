@@ -59,7 +59,7 @@ constexpr size_t kMaxControlMessage = 4096;
 // mqsentry failure, with the exit status mqsentry gives its own (the program never ran).
 constexpr int kSetupFailed = 125;
 // Signals init passes on to the program.
-constexpr int kForwardedSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
+constexpr int kSignalsToProgram[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH};
 
 using base::Errno;
 
@@ -528,7 +528,7 @@ int InitMain(InitArgs& a) {
   sigset_t waited;
   sigemptyset(&waited);
   sigaddset(&waited, SIGCHLD);
-  for (int sig : kForwardedSignals) sigaddset(&waited, sig);
+  for (int sig : kSignalsToProgram) sigaddset(&waited, sig);
   sigprocmask(SIG_BLOCK, &waited, nullptr);
 
   const pid_t program = fork();

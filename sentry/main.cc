@@ -69,7 +69,8 @@ namespace mqsentry::sentry {
 namespace {
 
 constexpr int kMqsentryFailed = 125;
-constexpr int kForwardedSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+// Signals mqsentry passes on to the sandbox's init (ForwardSignal).
+constexpr int kSignalsToSandbox[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT};
 
 volatile sig_atomic_t g_init_pid = 0;
 
@@ -84,7 +85,7 @@ void ForwardSignal(int sig, siginfo_t* info, void*) {
 sigset_t ForwardedSet() {
   sigset_t set;
   sigemptyset(&set);
-  for (int sig : kForwardedSignals) sigaddset(&set, sig);
+  for (int sig : kSignalsToSandbox) sigaddset(&set, sig);
   return set;
 }
 
@@ -472,7 +473,7 @@ int Run(int argc, char** argv) {
   struct sigaction sa {};
   sa.sa_sigaction = ForwardSignal;
   sa.sa_flags = SA_SIGINFO | SA_RESTART;
-  for (int sig : kForwardedSignals) sigaction(sig, &sa, nullptr);
+  for (int sig : kSignalsToSandbox) sigaction(sig, &sa, nullptr);
   pthread_sigmask(SIG_UNBLOCK, &forwarded, nullptr);
   absl::Status started = Start(*sandbox);
   if (!started.ok()) kill(sandbox->init_pid, SIGKILL);
