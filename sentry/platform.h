@@ -34,6 +34,9 @@ struct MemoryWrite {
   uint64_t addr;
   const void* data;
   size_t size;
+  // put_user() semantics: one store instruction, so a value that straddles into an
+  // unwritable page is not written at all (copy_to_user writes the accessible prefix).
+  bool all_or_nothing = false;
 };
 
 // What a write into a call's memory did.

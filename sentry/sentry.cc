@@ -440,8 +440,10 @@ WriteOutcome Sentry::CopyOutMessage(const TrappedCall& call, uint64_t buffer,
                                     uint64_t prio_ptr, const ipc::Message& m) {
   // The priority is written first, then the payload (spec §5.2 step 6).
   const uint32_t prio = m.priority;
-  const MemoryWrite writes[] = {{prio_ptr, &prio, prio_ptr != 0 ? sizeof(prio) : 0},
-                                {buffer, m.payload.data(), m.payload.size()}};
+  // put_user() of the priority: all four bytes or none.
+  const MemoryWrite writes[] = {
+      {prio_ptr, &prio, prio_ptr != 0 ? sizeof(prio) : 0, /*all_or_nothing=*/true},
+      {buffer, m.payload.data(), m.payload.size()}};
   return platform_->memory().WriteAll(call, writes);
 }
 

@@ -201,6 +201,7 @@ WriteOutcome ProcTraceeMemory::WriteAll(const TrappedCall& call,
       if (!allowed) procmap_query_.store(false, std::memory_order_relaxed);
     }
     if (!allowed) allowed = WritablePrefixFromText(maps.get(), w.addr, w.size);
+    if (w.all_or_nothing && *allowed < w.size) return WriteOutcome::kFault;
     const uint64_t written =
         WriteThrough(mem.get(), w.addr, static_cast<const char*>(w.data), *allowed);
     if (written < w.size) {

@@ -237,6 +237,19 @@ TEST_P(TraceeMemoryTest, WriteStopsAtTheHoleAfterWritingThePrefix) {
             WriteOutcome::kFault);
 }
 
+TEST_P(TraceeMemoryTest, AllOrNothingWriteLeavesThePrefixAlone) {
+  // put_user() semantics (a received message's priority): a value that straddles into an
+  // unwritable page is not written at all.
+  const uint64_t end = layout_.rw + 2 * page_;
+  const MemoryWrite before{end - 2, "zz", 2};
+  ASSERT_EQ(memory_.WriteAll(call_, std::span<const MemoryWrite>(&before, 1)), WriteOutcome::kDone);
+  const MemoryWrite w{end - 2, "abcd", 4, /*all_or_nothing=*/true};
+  EXPECT_EQ(memory_.WriteAll(call_, std::span<const MemoryWrite>(&w, 1)), WriteOutcome::kFault);
+  char got[2];
+  ASSERT_TRUE(memory_.Read(call_, end - 2, got, sizeof(got)));
+  EXPECT_EQ(std::string(got, 2), "zz");
+}
+
 TEST_P(TraceeMemoryTest, WritesInOrderAndStopsAtTheFirstFault) {
   const MemoryWrite writes[] = {{layout_.rw, "first", 5},
                                 {layout_.ro, "second", 6},
