@@ -58,6 +58,21 @@ struct ChargeState {
   uint64_t bytes = 0;   // must equal the formula for the queue's attributes
 };
 
+// The queue file's atime, mtime and ctime (spec §8.3 "Timestamps"): whole seconds since the
+// epoch, as the mqueue superblock keeps them.
+// Each in 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59Z, the range RFC 3339 (and so
+// inspect's JSON and date(1)) can show. Linux keeps any 64-bit time (utimensat), but one
+// outside this was set for no reason a restore must honour: the sentry clamps it when it
+// saves (sentry/checkpoint_hooks.cc) and the decoder refuses it.
+inline constexpr int64_t kMinQueueTime = -62135596800;
+inline constexpr int64_t kMaxQueueTime = 253402300799;
+struct QueueTimesState {
+  int64_t atime = 0;
+  int64_t mtime = 0;
+  int64_t ctime = 0;
+  bool operator==(const QueueTimesState&) const = default;
+};
+
 struct QueueState {
   std::optional<std::string> name;  // nullopt: unlinked (kept alive by descriptors)
   uint64_t id = 0;                  // stable identity, unique in the sandbox
@@ -69,6 +84,9 @@ struct QueueState {
   std::vector<MessageState> messages;  // in receive order (priority desc, FIFO)
   std::optional<NotificationState> notification;
   ChargeState charge;
+  // nullopt: not recorded (a file of format version 1); a restore then gives the queue
+  // the time of the restore, as a new queue gets.
+  std::optional<QueueTimesState> times;
 };
 
 struct IpcNamespaceState {

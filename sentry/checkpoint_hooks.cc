@@ -30,7 +30,24 @@ Sentry::StateSnapshot Sentry::ExportState() {
   });
   out.state = ipc::ExportSandbox(*accounting_, namespaces);
   out.own_namespace = own;
+  AddQueueTimes(out.state);
   return out;
+}
+
+// The queue files' times live in mqfs, not in the model: added to each queue mqfs knows.
+// A time outside what a checkpoint holds (ipc/state.h) is clamped rather than failing the
+// save.
+void Sentry::AddQueueTimes(ipc::state::SandboxState& state) const {
+  if (mqfs_ == nullptr) return;
+  auto clamp = [](const timespec& t) {
+    return std::clamp<int64_t>(t.tv_sec, ipc::state::kMinQueueTime, ipc::state::kMaxQueueTime);
+  };
+  for (ipc::state::IpcNamespaceState& ns : state.ipc_namespaces) {
+    for (ipc::state::QueueState& q : ns.queues) {
+      const std::optional<vfs::FileTimes> t = mqfs_->QueueTimes(q.id);
+      if (t) q.times = ipc::state::QueueTimesState{clamp(t->atime), clamp(t->mtime), clamp(t->ctime)};
+    }
+  }
 }
 
 Sentry::StateSnapshot Sentry::CaptureLive(int64_t* pause_ns) {
@@ -71,6 +88,13 @@ void Sentry::RestoreOwnNamespace(ipc::state::IpcNamespaceState st) {
 
 absl::Status Sentry::ApplyRestoreLocked(ipc::IpcNamespace& ns) {
   if (!pending_restore_.has_value()) return absl::OkStatus();
+  // Before the import: the queues' files start with the saved times once mqfs serves them.
+  for (const ipc::state::QueueState& q : pending_restore_->queues) {
+    if (!q.times.has_value() || mqfs_ == nullptr) continue;
+    mqfs_->PresetQueueTimes(q.id, vfs::FileTimes{{q.times->atime, 0},
+                                                 {q.times->mtime, 0},
+                                                 {q.times->ctime, 0}});
+  }
   const std::shared_ptr<const kernel::UserNamespace> owner = ns.owner_user_ns();
   absl::StatusOr<std::vector<std::shared_ptr<ipc::QueueInode>>> held =
       ns.Import(*pending_restore_, [&owner](int32_t) { return owner; });

@@ -32,6 +32,22 @@ std::string Time(int64_t unix) {
   return buf;
 }
 
+// A queue file time: any value a checkpoint holds (years 1..9999), 0 included.
+std::string FileTime(int64_t unix) {
+  const time_t t = static_cast<time_t>(unix);
+  struct tm tm {};
+  if (gmtime_r(&t, &tm) == nullptr) return absl::StrCat(unix);
+  char buf[64];
+  strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
+  return buf;
+}
+
+std::string QueueTimes(const st::QueueState& q) {
+  if (!q.times.has_value()) return "times not recorded (format version 1)";
+  return absl::StrCat("atime ", FileTime(q.times->atime), "  mtime ", FileTime(q.times->mtime),
+                      "  ctime ", FileTime(q.times->ctime), " UTC");
+}
+
 std::string Extents(const std::vector<kernel::IdMapExtent>& map) {
   std::vector<std::string> parts;
   for (const auto& e : map) parts.push_back(absl::StrCat(e.first, " ", e.lower_first, " ", e.count));
@@ -70,7 +86,7 @@ void PrintText(const std::string& path, const cp::CheckpointFile& f, bool messag
   const st::SandboxState& s = f.state;
   const cp::RestorePlan plan = cp::PlanRestore(f);
   const Totals t = Count(s);
-  absl::FPrintF(out, "checkpoint %s: format %d, %d bytes in %d records\n", path, cp::kFileVersion,
+  absl::FPrintF(out, "checkpoint %s: format %d, %d bytes in %d records\n", path, f.version,
                 f.file_bytes, f.records);
   absl::FPrintF(out, "taken %s (%s) from program %s\n", Time(f.info.taken_at_unix),
                 f.info.live ? "live checkpoint" : "saved on exit",
@@ -110,6 +126,7 @@ void PrintText(const std::string& path, const cp::CheckpointFile& f, bool messag
                     q.name ? cp::QueueDisplayName(q) : "(unlinked)",
                     absl::StrCat(q.uid, ":", q.gid), absl::StrFormat("%04o", q.mode), q.maxmsg,
                     q.msgsize, q.messages.size(), Bytes(q), notify);
+      absl::FPrintF(out, "         %s\n", QueueTimes(q));
       if (messages) {
         for (size_t m = 0; m < q.messages.size(); ++m) {
           absl::FPrintF(out, "    [%d] prio %d size %d %s\n", m, q.messages[m].priority,
@@ -130,7 +147,7 @@ void PrintText(const std::string& path, const cp::CheckpointFile& f, bool messag
 absl::StatusOr<std::string> Json(const cp::CheckpointFile& f, bool messages) {
   const st::SandboxState& s = f.state;
   pb::Inspection in;
-  in.set_format_version(cp::kFileVersion);
+  in.set_format_version(f.version);
   in.set_file_bytes(f.file_bytes);
   in.set_records(f.records);
   pb::SandboxInfo* info = in.mutable_sandbox();

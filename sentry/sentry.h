@@ -299,6 +299,8 @@ class Sentry : public ipc::QueueEvents, public vfs::MqfsHooks {
   std::optional<ipc::state::IpcNamespaceState> pending_restore_ ABSL_GUARDED_BY(mu_);
   // Imports pending_restore_ into the sandbox's first namespace, just made.
   absl::Status ApplyRestoreLocked(ipc::IpcNamespace& ns) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // ExportState's queue file times, from mqfs (checkpoint_hooks.cc).
+  void AddQueueTimes(ipc::state::SandboxState& state) const;
   size_t namespace_sweep_at_ ABSL_GUARDED_BY(mu_) = kMinNamespaceSweep;
 };
 

@@ -831,6 +831,13 @@ void Mqfs::DirChanged(uint64_t dir) {
 
 absl::StatusOr<int> Mqfs::NewView(const std::shared_ptr<ipc::IpcNamespace>& ns) {
   const uint64_t dir = table_.DirFor(ns, Now());
+  // Queues the namespace got without an mq_open (a restore) are served from the start, so
+  // that a view lists and stats them before anything opens them.
+  for (const std::string& name : ns->Names()) {
+    std::shared_ptr<ipc::QueueInode> inode = ns->Lookup(name);
+    if (inode == nullptr || table_.Find(InoForQueue(inode->id())).has_value()) continue;
+    table_.AddQueue(std::move(inode), ns, name, Now(), RandomGeneration());
+  }
   const std::string dir_path = absl::StrCat(mountpoint_, "/", dir - kDirInoBase);
   const int fd = static_cast<int>(
       syscall(SYS_open_tree, AT_FDCWD, dir_path.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
@@ -1027,6 +1034,14 @@ void Mqfs::Touch(const ipc::QueueInode& inode, bool modified) {
     m.atime = m.ctime = now;
     if (modified) m.mtime = now;
   });
+}
+
+std::optional<FileTimes> Mqfs::QueueTimes(uint64_t queue_id) const {
+  return table_.QueueTimes(InoForQueue(queue_id));
+}
+
+void Mqfs::PresetQueueTimes(uint64_t queue_id, const FileTimes& times) {
+  table_.PresetTimes(InoForQueue(queue_id), times);
 }
 
 bool Mqfs::WaitForQueuedRequests(int timeout_ms) {

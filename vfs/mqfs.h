@@ -170,6 +170,10 @@ class Mqfs {
   // An mq call on `inode` succeeded: atime and ctime become now, and mtime too if it
   // sent or received a message (spec §8.3 "Timestamps"). Whole seconds, as mqueue keeps.
   void Touch(const ipc::QueueInode& inode, bool modified);
+  // Checkpoint and restore: queue `queue_id`'s file times (nullopt if mqfs has never
+  // served it), and the times a restored queue's file starts with.
+  std::optional<FileTimes> QueueTimes(uint64_t queue_id) const;
+  void PresetQueueTimes(uint64_t queue_id, const FileTimes& times);
 
   // Waits until every request the kernel had queued for this filesystem when it was
   // called has been answered, for at most `timeout_ms`. The kernel sends a release in the

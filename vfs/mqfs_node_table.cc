@@ -27,6 +27,13 @@ void NodeTable::AddQueue(std::shared_ptr<ipc::QueueInode> inode,
     entry.generation = generation;
     entry.meta = NodeMeta{};
     entry.meta.atime = entry.meta.mtime = entry.meta.ctime = now;
+    auto preset = preset_times_.find(ino);
+    if (preset != preset_times_.end()) {
+      entry.meta.atime = preset->second.atime;
+      entry.meta.mtime = preset->second.mtime;
+      entry.meta.ctime = preset->second.ctime;
+      preset_times_.erase(preset);
+    }
   }
   if (entry.queue != nullptr && entry.queue != queue) {
     auto old = by_queue_.find(entry.queue);
@@ -280,6 +287,22 @@ void NodeTable::EraseEntryLocked(uint64_t ino) {
     by_name_.erase(named);
   }
   entries_.erase(it);
+}
+
+void NodeTable::PresetTimes(uint64_t ino, const FileTimes& times) {
+  absl::MutexLock lock(&mu_);
+  preset_times_[ino] = times;
+}
+
+std::optional<FileTimes> NodeTable::QueueTimes(uint64_t ino) const {
+  absl::MutexLock lock(&mu_);
+  auto it = entries_.find(ino);
+  if (it != entries_.end() && !it->second.inode.expired()) {
+    return FileTimes{it->second.meta.atime, it->second.meta.mtime, it->second.meta.ctime};
+  }
+  auto preset = preset_times_.find(ino);
+  if (preset != preset_times_.end()) return preset->second;
+  return std::nullopt;
 }
 
 }  // namespace mqsentry::vfs

@@ -66,6 +66,13 @@ struct NodeMeta {
   timespec ctime{};
 };
 
+// An inode's atime, mtime and ctime.
+struct FileTimes {
+  timespec atime{};
+  timespec mtime{};
+  timespec ctime{};
+};
+
 // A queue as mqfs serves it, with strong references for the caller's use.
 struct QueueNode {
   uint64_t ino = 0;
@@ -101,6 +108,11 @@ class NodeTable {
   // queue goes in its namespace's directory, made on first use.
   void AddQueue(std::shared_ptr<ipc::QueueInode> inode, std::shared_ptr<ipc::IpcNamespace> ns,
                 std::string name, timespec now, uint32_t generation = 0);
+  // A restored queue's times: the entry AddQueue makes for `ino` starts with them instead
+  // of `now` (once; a restored queue gets its entry only when first looked up or opened).
+  void PresetTimes(uint64_t ino, const FileTimes& times);
+  // The times of queue `ino`: its entry's, else preset ones; nullopt if neither.
+  std::optional<FileTimes> QueueTimes(uint64_t ino) const;
   // The directory of namespace `ns`, if it has one.
   std::optional<uint64_t> DirOf(const ipc::IpcNamespace* ns) const;
   // The directory of namespace `ns`, made if it has none yet (a mount of an empty one).
@@ -189,6 +201,7 @@ class NodeTable {
   // then re-points it, and until then it names an entry without open files (no effect).
   absl::flat_hash_map<const ipc::Queue*, uint64_t> by_queue_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint64_t, FileSlot> files_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, FileTimes> preset_times_ ABSL_GUARDED_BY(mu_);
   uint64_t next_fh_ ABSL_GUARDED_BY(mu_) = 1;
   // Sweeping is amortised: it runs when the table has doubled since the last sweep.
   size_t sweep_at_ ABSL_GUARDED_BY(mu_) = 64;

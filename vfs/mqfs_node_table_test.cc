@@ -81,6 +81,30 @@ TEST_F(NodeTableTest, NewEntryMetadataIsSize80AndTheGivenTime_Spec8_3) {
   EXPECT_FALSE(table_.UpdateMeta(2, [](NodeMeta&) {}).has_value());
 }
 
+TEST_F(NodeTableTest, PresetTimesStartARestoredQueuesEntryOnce) {
+  EXPECT_FALSE(table_.QueueTimes(InoForQueue(7)).has_value());
+  const FileTimes saved{{1600000000, 0}, {1500000000, 0}, {1600000001, 0}};
+  table_.PresetTimes(InoForQueue(7), saved);
+  ASSERT_TRUE(table_.QueueTimes(InoForQueue(7)).has_value());  // before any entry: the preset
+  EXPECT_EQ(table_.QueueTimes(InoForQueue(7))->mtime.tv_sec, 1500000000);
+  auto inode = MakeInode(7);
+  table_.AddQueue(inode, ns_, kT0);
+  std::optional<QueueNode> node = table_.Find(InoForQueue(7));
+  ASSERT_TRUE(node.has_value());
+  EXPECT_EQ(node->meta.atime.tv_sec, 1600000000);
+  EXPECT_EQ(node->meta.mtime.tv_sec, 1500000000);
+  EXPECT_EQ(node->meta.ctime.tv_sec, 1600000001);
+  // An mq call moves them; re-adding the live queue keeps what it has.
+  table_.UpdateMeta(InoForQueue(7), [](NodeMeta& m) { m.atime = m.mtime = m.ctime = kT0; });
+  table_.AddQueue(inode, ns_, timespec{2000, 0});
+  EXPECT_EQ(table_.QueueTimes(InoForQueue(7))->mtime.tv_sec, kT0.tv_sec);
+  // Other queues start at `now`.
+  auto other = MakeInode(8);
+  table_.AddQueue(other, ns_, kT0);
+  ASSERT_TRUE(table_.Find(InoForQueue(8)).has_value());
+  EXPECT_EQ(table_.Find(InoForQueue(8))->meta.atime.tv_sec, kT0.tv_sec);
+}
+
 TEST_F(NodeTableTest, EntryExpiresWithTheInode) {
   auto inode = MakeInode(4);
   table_.AddQueue(inode, ns_, kT0);

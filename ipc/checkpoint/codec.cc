@@ -265,6 +265,16 @@ absl::Status ValidateQueue(size_t n, size_t qi, const state::QueueState& q, size
   if (q.notification.has_value()) {
     RETURN_IF_ERROR(ValidateNotification(path, *q.notification, user_ns_count));
   }
+  if (q.times.has_value()) {
+    const std::string times_path = absl::StrCat(path, ".times");
+    constexpr absl::string_view kWhy = " (0001-01-01T00:00:00Z..9999-12-31T23:59:59Z)";
+    RETURN_IF_ERROR(
+        CheckRange(times_path, "atime", q.times->atime, state::kMinQueueTime, state::kMaxQueueTime, kWhy));
+    RETURN_IF_ERROR(
+        CheckRange(times_path, "mtime", q.times->mtime, state::kMinQueueTime, state::kMaxQueueTime, kWhy));
+    RETURN_IF_ERROR(
+        CheckRange(times_path, "ctime", q.times->ctime, state::kMinQueueTime, state::kMaxQueueTime, kWhy));
+  }
   const std::string charge_path = absl::StrCat(path, ".charge");
   RETURN_IF_ERROR(CheckUserNsIndex(charge_path, "user_ns", q.charge.user_ns, user_ns_count));
   RETURN_IF_ERROR(CheckKernelId(charge_path, "ruid", q.charge.ruid));
@@ -447,6 +457,10 @@ absl::StatusOr<state::QueueState> QueueFromProto(const std::string& path, const 
   q.charge.user_ns = p.charge().user_ns();
   q.charge.ruid = p.charge().ruid();
   q.charge.bytes = p.charge().bytes();
+  if (p.has_times()) {
+    RETURN_IF_ERROR(CheckNoUnknownFields(absl::StrCat(path, ".times"), p.times()));
+    q.times = state::QueueTimesState{p.times().atime(), p.times().mtime(), p.times().ctime()};
+  }
   return q;
 }
 
@@ -607,6 +621,12 @@ pb::Queue QueueToProto(const state::QueueState& q) {
     pn->set_value(n.value);
     pn->set_socket(n.socket);
     pn->set_cookie(std::string(n.cookie.begin(), n.cookie.end()));
+  }
+  if (q.times.has_value()) {
+    pb::QueueTimes* times = pq.mutable_times();
+    times->set_atime(q.times->atime);
+    times->set_mtime(q.times->mtime);
+    times->set_ctime(q.times->ctime);
   }
   pb::Charge* charge = pq.mutable_charge();  // present even when all zero
   charge->set_user_ns(q.charge.user_ns);

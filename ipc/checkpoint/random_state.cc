@@ -256,6 +256,13 @@ state::QueueState RandomQueue(Rng& rng, const RandomStateOptions& o, size_t user
   q.charge.user_ns = static_cast<int32_t>(rng.Range(0, user_ns_count - 1));
   q.charge.ruid = RandomKernelId(rng);
   q.charge.bytes = ExpectedCharge(q.maxmsg, q.msgsize);
+  if (rng.Chance(80)) {  // absent: a queue of a version-1 file
+    auto time = [&rng] {
+      return rng.Chance(10) ? (rng.Chance(50) ? state::kMinQueueTime : state::kMaxQueueTime)
+                            : rng.SignedRange(state::kMinQueueTime, state::kMaxQueueTime);
+    };
+    q.times = state::QueueTimesState{time(), time(), time()};
+  }
   return q;
 }
 

@@ -135,6 +135,12 @@ std::string FirstDifference(const state::QueueState& a, const state::QueueState&
     d.Nested("notification", FirstDifference(*a.notification, *b.notification));
   }
   d.Nested("charge", FirstDifference(a.charge, b.charge));
+  if (a.times != b.times) {
+    auto show = [](const std::optional<state::QueueTimesState>& t) {
+      return t ? absl::StrCat(t->atime, "/", t->mtime, "/", t->ctime) : std::string("absent");
+    };
+    d.Nested("times", absl::StrCat(": ", show(a.times), " vs ", show(b.times)));
+  }
   return std::move(d).result();
 }
 

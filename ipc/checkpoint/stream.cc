@@ -364,12 +364,13 @@ class Reader {
           "offset 12: file header CRC-32C 0x%08x, its bytes give 0x%08x (damaged)",
           GetU32(header + 12), crc));
     }
-    if (version != kFileVersion) {
+    if (version < kOldestFileVersion || version > kFileVersion) {
       return absl::InvalidArgumentError(
           absl::StrCat("offset 8: format version ", version, " is not supported (this build "
-                       "reads version ", kFileVersion, version > kFileVersion ? "; written by a "
-                       "newer mqsentry)" : ")"));
+                       "reads versions ", kOldestFileVersion, " to ", kFileVersion,
+                       version > kFileVersion ? "; written by a newer mqsentry)" : ")"));
     }
+    file_.version = version;
     return absl::OkStatus();
   }
 
@@ -470,6 +471,11 @@ class Reader {
         if (p.queue().messages_size() != 0) {
           return absl::InvalidArgumentError(
               absl::StrCat(queue_path_, ": messages inside the queue record"));
+        }
+        if (p.queue().has_times() && file_.version < 2) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              queue_path_, ": times in a format version ", file_.version,
+              " file (they were added in version 2)"));
         }
         ASSIGN_OR_RETURN(state::QueueState q, QueueFromProto(queue_path_, p.queue()));
         // Bounds before the chunks arrive, so that memory follows what was declared.

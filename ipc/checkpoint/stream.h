@@ -32,8 +32,12 @@
 namespace mqsentry::ipc::checkpoint {
 
 inline constexpr std::string_view kFileMagic{"MQCKPT\r\n", 8};
-// The file layout version this build writes and the only one it reads.
-inline constexpr uint32_t kFileVersion = 1;
+// The file layout version this build writes, and the oldest it reads. Version 2 added the
+// queues' times (checkpoint.proto QueueTimes); a version-1 file has none, and a restore
+// gives its queues the restore time. A version-1 reader refuses a version-2 file by its
+// header ("written by a newer mqsentry") rather than by an unknown field deep inside.
+inline constexpr uint32_t kFileVersion = 2;
+inline constexpr uint32_t kOldestFileVersion = 1;
 inline constexpr size_t kFileHeaderBytes = 16;
 inline constexpr size_t kRecordHeaderBytes = 8;
 inline constexpr size_t kRecordTrailerBytes = 4;
@@ -61,6 +65,7 @@ struct SandboxInfo {
 };
 
 struct CheckpointFile {
+  uint32_t version = kFileVersion;  // the file header's format version
   SandboxInfo info;
   state::SandboxState state;
   uint64_t file_bytes = 0;

@@ -3,6 +3,7 @@
 // each checking the one-line message names the offset or field and the limit.
 #include "ipc/checkpoint/stream.h"
 
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -10,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/unknown_field_set.h"
 #include "gtest/gtest.h"
 #include "ipc/checkpoint/checkpoint.pb.h"
 #include "ipc/checkpoint/crc32c.h"
@@ -169,12 +171,12 @@ TEST(StreamDecode, WrongMagic) {
 
 TEST(StreamDecode, FutureVersion) {
   std::string bytes = MustEncode(RichState());
-  bytes[8] = 2;
+  bytes[8] = 3;
   ExpectRefused(bytes, "file header CRC-32C");
   const uint32_t crc = Crc32c(std::string_view(bytes.data(), 12));
   for (int i = 0; i < 4; ++i) bytes[12 + i] = static_cast<char>(crc >> (8 * i));
-  ExpectRefused(bytes, "offset 8: format version 2 is not supported (this build reads version 1; "
-                       "written by a newer mqsentry)");
+  ExpectRefused(bytes, "offset 8: format version 3 is not supported (this build reads versions 1 "
+                       "to 2; written by a newer mqsentry)");
 }
 
 TEST(StreamDecode, EveryTruncationIsRefused) {
@@ -311,6 +313,111 @@ TEST(StreamDecode, UnknownFieldInARecord) {
   auto records = SplitRecords(MustEncode(RichState()));
   records[0].payload += std::string("\xa0\x06\x01", 3);  // field 100, varint 1
   ExpectRefused(Reseal(records), "sandbox_info: unknown field number 100");
+}
+
+// RichState with times on every queue: the extremes of the range, the epoch, a pre-1970 time
+// (utimensat can set one) and ordinary ones.
+SandboxState WithTimes() {
+  SandboxState s = RichState();
+  const state::QueueTimesState kTimes[] = {
+      {1700000100, 1700000050, 1700000101},
+      {state::kMinQueueTime, state::kMaxQueueTime, 0},
+      {-1, 86400, 1700000000},
+  };
+  size_t i = 0;
+  for (auto& ns : s.ipc_namespaces) {
+    for (auto& q : ns.queues) q.times = kTimes[i++ % 3];
+  }
+  return s;
+}
+
+std::string WithVersion(std::string bytes, uint32_t version) {
+  for (int i = 0; i < 4; ++i) bytes[8 + i] = static_cast<char>(version >> (8 * i));
+  const uint32_t crc = Crc32c(std::string_view(bytes.data(), 12));
+  for (int i = 0; i < 4; ++i) bytes[12 + i] = static_cast<char>(crc >> (8 * i));
+  return bytes;
+}
+
+TEST(StreamRoundTrip, QueueTimes) {
+  const SandboxState s = WithTimes();
+  absl::StatusOr<CheckpointFile> f = DecodeCheckpointFile(MustEncode(s));
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_TRUE(StatesEqual(f->state, s));
+  EXPECT_EQ(f->version, 2u);
+  ASSERT_TRUE(f->state.ipc_namespaces[0].queues[1].times.has_value());
+  EXPECT_EQ(f->state.ipc_namespaces[0].queues[1].times->atime, state::kMinQueueTime);
+  EXPECT_EQ(f->state.ipc_namespaces[0].queues[1].times->mtime, state::kMaxQueueTime);
+  // The differ sees a lost time, so that the round trip above can fail.
+  SandboxState lost = s;
+  lost.ipc_namespaces[0].queues[0].times.reset();
+  EXPECT_FALSE(StatesEqual(f->state, lost));
+}
+
+TEST(StreamDecode, Version1WithoutTimesIsRead) {
+  absl::StatusOr<CheckpointFile> f = DecodeCheckpointFile(WithVersion(MustEncode(RichState()), 1));
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->version, 1u);
+  EXPECT_TRUE(StatesEqual(f->state, RichState()));
+  for (const auto& q : f->state.ipc_namespaces[0].queues) EXPECT_FALSE(q.times.has_value());
+}
+
+TEST(StreamDecode, TimesInAVersion1FileAreRefused) {
+  ExpectRefused(WithVersion(MustEncode(WithTimes()), 1),
+                "ipc_namespaces[0].queues[0]: times in a format version 1 file (they were added "
+                "in version 2)");
+}
+
+TEST(StreamDecode, QueueTimeOutOfRange) {
+  const std::string bytes = MustEncode(WithTimes());
+  struct Case {
+    int field;  // 1 atime, 2 mtime, 3 ctime
+    int64_t value;
+    std::string want;
+  };
+  const Case kCases[] = {
+      {1, state::kMaxQueueTime + 1, "atime 253402300800 is outside"},
+      {2, state::kMinQueueTime - 1, "mtime -62135596801 is outside"},
+      {3, INT64_MAX, "ctime 9223372036854775807 is outside"},
+      {1, INT64_MIN, "atime -9223372036854775808 is outside"},
+  };
+  for (const Case& c : kCases) {
+    SCOPED_TRACE(c.want);
+    auto records = SplitRecords(bytes);
+    bool changed = false;
+    for (auto& r : records) {
+      if (r.type != RecordType::kQueue || changed) continue;
+      pb::QueueRecord q;
+      ASSERT_TRUE(q.ParseFromString(r.payload));
+      pb::QueueTimes* t = q.mutable_queue()->mutable_times();
+      if (c.field == 1) t->set_atime(c.value);
+      if (c.field == 2) t->set_mtime(c.value);
+      if (c.field == 3) t->set_ctime(c.value);
+      r.payload = q.SerializeAsString();
+      changed = true;
+    }
+    ASSERT_TRUE(changed);
+    ExpectRefused(Reseal(records),
+                  "ipc_namespaces[0].queues[0].times: " + c.want +
+                      " -62135596800..253402300799 (0001-01-01T00:00:00Z..9999-12-31T23:59:59Z)");
+  }
+  // The writer validates too: an out-of-range state is not written.
+  SandboxState s = WithTimes();
+  s.ipc_namespaces[0].queues[0].times->ctime = state::kMaxQueueTime + 1;
+  EXPECT_FALSE(EncodeCheckpointFile(s, Info()).ok());
+}
+
+TEST(StreamDecode, UnknownFieldInTimes) {
+  auto records = SplitRecords(MustEncode(WithTimes()));
+  for (auto& r : records) {
+    if (r.type != RecordType::kQueue) continue;
+    pb::QueueRecord q;
+    ASSERT_TRUE(q.ParseFromString(r.payload));
+    pb::QueueTimes* t = q.mutable_queue()->mutable_times();
+    t->GetReflection()->MutableUnknownFields(t)->AddVarint(100, 1);
+    r.payload = q.SerializeAsString();
+    break;
+  }
+  ExpectRefused(Reseal(records), "ipc_namespaces[0].queues[0].times: unknown field number 100");
 }
 
 }  // namespace

@@ -102,8 +102,42 @@ with tempfile.TemporaryDirectory() as d:
     future = bytearray(good)
     struct.pack_into("<I", future, 8, 7)
     struct.pack_into("<I", future, 12, crc32c(bytes(future[:12])))
-    refused(bytes(future), "format version 7 is not supported (this build reads version 1; "
-            "written by a newer mqsentry)", "future version")
+    refused(bytes(future), "format version 7 is not supported (this build reads versions 1 "
+            "to 2; written by a newer mqsentry)", "future version")
+
+    # Queue times (format version 2).
+    r = inspect(path)
+    check("atime 2023-11-14 22:15:00  mtime 2023-11-14 22:14:10  ctime 2023-11-14 22:15:00 UTC"
+          in r.stdout, "text: queue times")
+    check("checkpoint " + path + ": format 2," in r.stdout, "text: format 2")
+    j = json.loads(inspect(path, "--format=json").stdout)
+    times = j["ipc_namespaces"][0]["queues"][0]["record"]["queue"]["times"]
+    check(times == {"atime": "1700000100", "mtime": "1700000050", "ctime": "1700000100"},
+          f"json: queue times {times}")
+    check(j["format_version"] == 2, "json: format_version 2")
+
+    def as_version_1(data):
+        old = bytearray(data)
+        struct.pack_into("<I", old, 8, 1)
+        struct.pack_into("<I", old, 12, crc32c(bytes(old[:12])))
+        return bytes(old)
+
+    refused(as_version_1(good), "times in a format version 1 file (they were added in version 2)",
+            "times in a version-1 file")
+    notimes = os.path.join(d, "notimes.mqck")
+    subprocess.run([MAKE_SAMPLE, notimes, "--no-times"], check=True)
+    v1 = as_version_1(open(notimes, "rb").read())
+    with open(notimes, "wb") as f:
+        f.write(v1)
+    r = inspect(notimes)
+    check(r.returncode == 0 and ": format 1," in r.stdout
+          and "times not recorded (format version 1)" in r.stdout,
+          f"version-1 file without times: read ({r.stderr.strip()})")
+    hostile = os.path.join(d, "hostile.mqck")
+    subprocess.run([MAKE_SAMPLE, hostile, "--hostile-time"], check=True)
+    refused(open(hostile, "rb").read(),
+            "ipc_namespaces[0].queues[0].times: atime 253402300800 is outside "
+            "-62135596800..253402300799", "time past year 9999")
     huge = bytearray(good)
     struct.pack_into("<I", huge, rec[1][0], 0x40000000)
     refused(bytes(huge), "record length 1073741824 > limit 33554432", "oversize record")

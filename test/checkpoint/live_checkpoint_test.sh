@@ -52,6 +52,7 @@ start_paused() {
 resume() { eval "exec ${writer[$1]}>&-"; }
 
 # --- a producer in two IPC namespaces
+t0=$(date +%s)
 start_paused p "
   $T send /a 10 64 1:a1 5:b1 1:a2 0:c1 5:b2 1:a3 &&
   unshare -r -i sh -c '$T send /n 10 32 2:n1 7:m1 2:n2 && $T pause $work/p.ready &&
@@ -74,6 +75,7 @@ case $summary in
   "checkpoint p: 2 IPC namespaces, 2 queues, 9 messages, 18 bytes; calls paused "*" ms; $work/p.mqck: "*) ok "checkpoint: summary line" ;;
   *) fail "checkpoint summary: $summary" ;;
 esac
+t1=$(date +%s)
 resume p
 wait "${pids[0]}"
 same "the program goes on and sees every message once" \
@@ -91,6 +93,14 @@ def qs(n): return [(q["name"], ["%d:%s" % (m.get("priority", 0), base64.b64decod
 own = [n for n in j["ipc_namespaces"] if n["own"]]
 nested = [n for n in j["ipc_namespaces"] if not n["own"]]
 print(j["sandbox"]["live"], qs(own[0]), qs(nested[0]))')"
+
+same "inspect JSON: each queue's times, from its last send, in both namespaces" "True True" \
+  "$("$M" inspect "$work/p.mqck" --format=json | python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+t0, t1 = int(sys.argv[1]), int(sys.argv[2])
+print(*[all(t0 <= int(q["record"]["queue"]["times"][k]) <= t1 for k in ("atime", "mtime", "ctime"))
+        for n in j["ipc_namespaces"] for q in n["queues"]])' "$t0" "$t1")"
 
 restored=$("$M" run --restore "$work/p.mqck" -- "$T" drain /a 2>"$work/restore.err")
 same "restored sandbox receives exactly the checkpointed messages" \

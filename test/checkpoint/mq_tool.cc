@@ -8,9 +8,12 @@
 //   mq_tool pump NAME N FILE     a child sends "0".."N-1" (blocking, maxmsg 10) while the
 //                                parent receives; writes "ready" to FILE once 100 went
 //                                through; prints "pump ok N" if each arrived once, in order
+//   mq_tool times NAME           fstat of an mq descriptor of NAME (O_RDONLY): "A M C", the
+//                                file's atime, mtime and ctime in seconds
 // Exit 1 with the errno on stderr if a call fails.
 #include <fcntl.h>
 #include <mqueue.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -143,6 +146,19 @@ int Pump(int argc, char** argv) {
   return status == 0 ? 0 : 1;
 }
 
+int Times(int argc, char** argv) {
+  if (argc != 3) return 2;
+  const std::string name = argv[2];
+  const mqd_t q = mq_open(name.c_str(), O_RDONLY);
+  if (q == static_cast<mqd_t>(-1)) return Fail("mq_open", name);
+  struct stat st {};
+  if (fstat(q, &st) != 0) return Fail("fstat", name);
+  std::printf("%lld %lld %lld\n", static_cast<long long>(st.st_atime),
+              static_cast<long long>(st.st_mtime), static_cast<long long>(st.st_ctime));
+  mq_close(q);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -152,6 +168,7 @@ int main(int argc, char** argv) {
   if (cmd == "drain") return Drain(argc, argv);
   if (cmd == "pause") return Pause(argc, argv);
   if (cmd == "pump") return Pump(argc, argv);
+  if (cmd == "times") return Times(argc, argv);
   std::fprintf(stderr, "usage: mq_tool send|fill|drain|pause ...\n");
   return 2;
 }

@@ -5,7 +5,9 @@
 # order and has the saved sysctls; --sysctl overrides them; a queue the new sandbox's
 # limits refuse (msg_max, RLIMIT_MSGQUEUE) is an error naming it, exit 125, and the program
 # does not run; what cannot be restored is listed on stderr; a damaged file is refused in
-# one line; save-on-exit into an unwritable directory fails before the program runs.
+# one line; save-on-exit into an unwritable directory fails before the program runs; the
+# queue file's atime, mtime and ctime are saved and a restored sandbox's stat(2) (of
+# /dev/mqueue/NAME, and fstat of an mq descriptor) shows them until an mq call moves them.
 #   save_restore_test.sh MQSENTRY MQ_TOOL MAKE_SAMPLE
 set -u
 mqsentry=$1 tool=$2 make_sample=$3
@@ -106,6 +108,28 @@ for uid in "${users[@]}"; do
   same "uid $uid: not-restored lines" 4 "$(grep -c ": not restored: " <<<"$out")"
   grep -q "not restored: IPC namespace 2: a nested namespace" <<<"$out" ||
     fail "uid $uid: nested namespace not listed: $out"
+
+  # --- times: saved as stat(2) showed them, shown again after a restore, until an mq call
+  "${as[@]}" "$mqsentry" run --save-on-exit "$d/times.mqck" -- sh -c \
+    "$tool send /t 4 16 1:m && touch -d @1600000000 /dev/mqueue/t &&
+     stat -c '%X %Y %Z' /dev/mqueue/t >'$d/times.before'" 2>/dev/null
+  before=$(cat "$d/times.before" 2>/dev/null)
+  case $before in "1600000000 1600000000 "*) ok "uid $uid: touch -d set the queue's times" ;;
+    *) fail "uid $uid: touch -d on /dev/mqueue/t: '$before'" ;; esac
+  same "uid $uid: the file holds the times stat showed" "$before" \
+    "$(json "$d/times.mqck" "' '.join(str(int(q['record']['queue']['times'][k])) for n in j['ipc_namespaces'] if n['own'] for q in n['queues'] for k in ('atime', 'mtime', 'ctime'))")"
+  sleep 2  # so that a restore that gave the queue "now" would show another ctime
+  got=$("${as[@]}" "$mqsentry" run --restore "$d/times.mqck" -- sh -c \
+    "stat -c '%X %Y %Z' /dev/mqueue/t && $tool times /t && stat -c '%X %Y %Z' /dev/mqueue/t &&
+     $tool drain /t >/dev/null && stat -c '%X %Y %Z' /dev/mqueue/t" 2>&1)
+  same "uid $uid: restored times (stat /dev/mqueue, fstat of an mq descriptor; mq_open changes none)" \
+    "$(printf '%s\n' "$before" "$before" "$before")" "$(head -3 <<<"$got")"
+  after=$(sed -n 4p <<<"$got")
+  now=$(date +%s)
+  read -r a m c <<<"$after"
+  if [ -n "$c" ] && [ "$a" -ge $((now - 30)) ] && [ "$m" -ge $((now - 30)) ] && [ "$c" -ge $((now - 30)) ]; then
+    ok "uid $uid: a receive after the restore moves atime, mtime and ctime"
+  else fail "uid $uid: times after a receive in the restored sandbox: '$after' (now $now; $got)"; fi
 
   # --- damaged file, unwritable directory
   head -c 100 "$d/one.mqck" >"$d/cut.mqck"
