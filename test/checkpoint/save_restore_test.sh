@@ -7,7 +7,8 @@
 # does not run; what cannot be restored is listed on stderr; a damaged file is refused in
 # one line; save-on-exit into an unwritable directory fails before the program runs; the
 # queue file's atime, mtime and ctime are saved and a restored sandbox's stat(2) (of
-# /dev/mqueue/NAME, and fstat of an mq descriptor) shows them until an mq call moves them.
+# /dev/mqueue/NAME, a mount -t mqueue as root, and fstat of an mq descriptor) shows them
+# until an mq call moves them.
 #   save_restore_test.sh MQSENTRY MQ_TOOL MAKE_SAMPLE
 set -u
 mqsentry=$1 tool=$2 make_sample=$3
@@ -124,6 +125,11 @@ for uid in "${users[@]}"; do
      $tool drain /t >/dev/null && stat -c '%X %Y %Z' /dev/mqueue/t" 2>&1)
   same "uid $uid: restored times (stat /dev/mqueue, fstat of an mq descriptor; mq_open changes none)" \
     "$(printf '%s\n' "$before" "$before" "$before")" "$(head -3 <<<"$got")"
+  if [ "$uid" -eq 0 ]; then  # a mount of mqueue needs CAP_SYS_ADMIN, which run drops
+    same "uid 0: restored times through a mount -t mqueue" "$before" \
+      "$("$mqsentry" run --cap-add SYS_ADMIN --restore "$d/times.mqck" -- sh -c \
+         'm=$(mktemp -d) && mount -t mqueue none "$m" && stat -c "%X %Y %Z" "$m/t"; umount "$m"' 2>&1)"
+  fi
   after=$(sed -n 4p <<<"$got")
   now=$(date +%s)
   read -r a m c <<<"$after"
