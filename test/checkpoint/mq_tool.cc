@@ -7,7 +7,9 @@
 //   mq_tool pause FILE           writes "ready" to FILE, then waits for stdin to close
 //   mq_tool pump NAME N FILE     a child sends "0".."N-1" (blocking, maxmsg 10) while the
 //                                parent receives; writes "ready" to FILE once 100 went
-//                                through; prints "pump ok N" if each arrived once, in order
+//                                through; prints "pump ok N" if each arrived once, in order,
+//                                then waits for stdin to close (the sandbox stays up for the
+//                                checkpoints a test still takes)
 //   mq_tool times NAME           fstat of an mq descriptor of NAME (O_RDONLY): "A M C", the
 //                                file's atime, mtime and ctime in seconds
 // Exit 1 with the errno on stderr if a call fails.
@@ -143,6 +145,10 @@ int Pump(int argc, char** argv) {
   int status = 0;
   waitpid(child, &status, 0);
   std::printf("pump ok %ld\n", n);
+  std::fflush(stdout);
+  char c;
+  while (read(0, &c, 1) > 0) {
+  }
   return status == 0 ? 0 : 1;
 }
 
