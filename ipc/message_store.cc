@@ -68,7 +68,7 @@ uint32_t MessageStore::AllocateNode(Message message) {
 Message MessageStore::FreeNode(uint32_t index) {
   Node& node = nodes_[index];
   Message message = std::move(node.message);
-  node.message.payload = std::string();  // the payload left with `message`
+  node.message.payload = Payload();  // the payload left with `message`
   node.prev = kNil;
   node.next = free_;
   free_ = index;

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "ipc/payload.h"
 #include "kernel/abi.h"
 
 namespace mqsentry::ipc {
@@ -28,7 +29,7 @@ namespace mqsentry::ipc {
 struct Message {
   uint32_t priority = 0;
   uint64_t seq = 0;     // arrival order within the queue, assigned by the store
-  std::string payload;  // the only per-message allocation
+  Payload payload;      // the only per-message allocation; shared, never modified
 };
 
 // Not thread-safe: the owning Queue guards it with its mutex.

@@ -24,13 +24,13 @@ Message Msg(uint32_t priority, std::string payload) {
 
 std::vector<std::string> Payloads(const MessageStore& store) {
   std::vector<std::string> out;
-  store.ForEach([&out](const Message& m) { out.push_back(m.payload); });
+  store.ForEach([&out](const Message& m) { out.push_back(m.payload.str()); });
   return out;
 }
 
 std::vector<std::string> Drain(MessageStore& store) {
   std::vector<std::string> out;
-  while (!store.empty()) out.push_back(store.pop_front().payload);
+  while (!store.empty()) out.push_back(store.pop_front().payload.str());
   return out;
 }
 
@@ -259,7 +259,7 @@ TEST(MessageStoreTest, RandomizedAgainstModel) {
       model.erase(it);
       bytes -= m.payload.size();
       if (op == 7) {  // undo the receive
-        model[{-static_cast<int64_t>(m.priority), --front}] = {m.seq, m.payload};
+        model[{-static_cast<int64_t>(m.priority), --front}] = {m.seq, m.payload.str()};
         bytes += m.payload.size();
         store.push_front(std::move(m));
       }

@@ -52,7 +52,7 @@ struct QueueAttributes {
 
 struct SendRequest {
   uint32_t priority = 0;     // validated by the caller (< kMqPrioMax, spec §5.1 step 2)
-  std::string payload;       // size validated against msgsize by Send too (EMSGSIZE)
+  Payload payload;           // size validated against msgsize by Send too (EMSGSIZE)
   bool nonblocking = false;  // O_NONBLOCK sampled at the start of the call
   kernel::Deadline deadline = kernel::Deadline::Infinite();
   int64_t now_ns = 0;    // CLOCK_REALTIME now

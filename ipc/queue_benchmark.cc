@@ -57,7 +57,7 @@ struct Rng {
 SendRequest MakeSend(uint32_t priority, const std::string& source) {
   SendRequest r;
   r.priority = priority;
-  r.payload.assign(source.data(), source.size());  // the copy-in
+  r.payload = Payload(source);  // the copy-in
   r.nonblocking = true;
   r.now_ns = 0;
   return r;

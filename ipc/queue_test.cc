@@ -82,7 +82,7 @@ RecvOpts Nonblocking() {
 
 std::vector<std::string> Contents(const Queue& q) {
   std::vector<std::string> out;
-  for (const Message& m : q.SnapshotMessages()) out.push_back(m.payload);
+  for (const Message& m : q.SnapshotMessages()) out.push_back(m.payload.str());
   return out;
 }
 
@@ -96,7 +96,7 @@ std::vector<std::tuple<uint32_t, uint64_t, std::string>> Exact(const Queue& q) {
 std::string Take(Queue& q) {
   ReceiveOutcome r = Recv(q, Nonblocking());
   EXPECT_TRUE(r.message.has_value()) << r.result.ToString();
-  return r.message.has_value() ? r.message->payload : "<none>";
+  return r.message.has_value() ? r.message->payload.str() : "<none>";
 }
 
 class QueueTest : public ::testing::Test {
@@ -1078,7 +1078,7 @@ TEST_P(QueueModelTest, RandomOperationsMatchModel) {
               m.Insert(prio, payload);
             }
           }
-          if (h.has_value()) deliver(h->message.payload);
+          if (h.has_value()) deliver(h->message.payload.str());
         }
       } else {
         ASSERT_TRUE(s.result.ok());
@@ -1120,7 +1120,7 @@ TEST_P(QueueModelTest, RandomOperationsMatchModel) {
           q.UndoReceive(std::move(out));
           m = saved;
         } else {
-          deliver(out.message->payload);
+          deliver(out.message->payload.str());
           // Senders' answers fail `fate - 1` times in a row.
           std::optional<Refill> refill = out.refill;
           for (int fails = fate - 1; fails > 0 && refill.has_value(); --fails) {

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "ipc/payload.h"
+
 #include "kernel/user_namespace.h"
 
 namespace mqsentry::ipc::state {
@@ -36,7 +38,7 @@ struct SysctlsState {
 
 struct MessageState {
   uint32_t priority = 0;
-  std::string payload;
+  Payload payload;  // shared with the queue: a capture takes references, not copies
 };
 
 struct NotificationState {

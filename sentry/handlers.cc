@@ -377,8 +377,9 @@ HandlerResult Sentry::HandleTimedSend(const TrappedCall& call, const SyscallEntr
   if (msg_len > static_cast<uint64_t>(queue.attributes().msgsize)) return fail(EMSGSIZE);
   // Step 5: copy the message.
   ipc::SendRequest req;
-  req.payload.resize(msg_len);
-  if (msg_len > 0 && !platform_->memory().Read(call, msg_ptr, req.payload.data(), msg_len)) {
+  req.payload = ipc::Payload::Uninitialized(msg_len);
+  if (msg_len > 0 &&
+      !platform_->memory().Read(call, msg_ptr, req.payload.mutable_data(), msg_len)) {
     return fail(EFAULT);
   }
   req.priority = prio;

@@ -1,5 +1,6 @@
 #include "sentry/inspect.h"
 
+#include <algorithm>
 #include <ctime>
 #include <string>
 
@@ -60,8 +61,8 @@ uint64_t Bytes(const st::QueueState& q) {
   return n;
 }
 
-std::string FirstBytes(const std::string& payload) {
-  std::string out = absl::StrCat("\"", absl::CHexEscape(payload.substr(0, kFirstBytes)), "\"");
+std::string FirstBytes(std::string_view payload) {
+  std::string out = absl::StrCat("\"", absl::CHexEscape(absl::string_view(payload.data(), std::min<size_t>(payload.size(), kFirstBytes))), "\"");
   if (payload.size() > kFirstBytes) out += "...";
   return out;
 }
@@ -174,7 +175,7 @@ absl::StatusOr<std::string> Json(const cp::CheckpointFile& f, bool messages) {
         for (const auto& m : q.messages) {
           pb::Message* pm = r->mutable_queue()->add_messages();
           pm->set_priority(m.priority);
-          pm->set_payload(m.payload);
+          pm->set_payload(m.payload.data(), m.payload.size());
         }
       }
       totals->set_queues(totals->queues() + 1);

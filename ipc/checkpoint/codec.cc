@@ -655,7 +655,7 @@ pb::Checkpoint ToProto(const state::SandboxState& s) {
       for (const state::MessageState& m : q.messages) {
         pb::Message* pm = pq->add_messages();
         pm->set_priority(m.priority);
-        pm->set_payload(m.payload);
+        pm->set_payload(m.payload.data(), m.payload.size());
       }
     }
   }

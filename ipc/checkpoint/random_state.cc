@@ -231,7 +231,9 @@ state::QueueState RandomQueue(Rng& rng, const RandomStateOptions& o, size_t user
         break;
     }
     const uint64_t length = rng.Chance(10) ? max_payload : rng.Range(0, max_payload);
-    for (uint64_t b = 0; b < length; ++b) m.payload.push_back(static_cast<char>(rng.Next()));
+    std::string bytes;
+    for (uint64_t b = 0; b < length; ++b) bytes.push_back(static_cast<char>(rng.Next()));
+    m.payload = ipc::Payload(bytes);
     q.messages.push_back(std::move(m));
   }
   // Receive order: highest priority first, FIFO (insertion order) within a priority.

@@ -87,7 +87,7 @@ std::string FirstDifference(const state::SysctlsState& a, const state::SysctlsSt
 std::string FirstDifference(const state::MessageState& a, const state::MessageState& b) {
   Differ d;
   d.Scalar("priority", a.priority, b.priority);
-  d.Bytes("payload", a.payload, b.payload);
+  d.Bytes("payload", a.payload.str(), b.payload.str());
   return std::move(d).result();
 }
 

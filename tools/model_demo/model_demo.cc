@@ -107,7 +107,7 @@ int Run() {
     rr.buffer_len = 64;
     ipc::ReceiveOutcome got = q.Receive(rr);
     std::printf("  mq_receive -> prio %u \"%s\"\n", got.message->priority,
-                got.message->payload.c_str());
+                got.message->payload.str().c_str());
   }
 
   std::printf("== blocked receive, served by direct hand-off (no notification)\n");
@@ -129,7 +129,7 @@ int Run() {
   ipc::SendOutcome handed = q.Send(std::move(h));
   if (handed.handoff) {
     std::printf("  producer mq_send hands \"%s\" to waiter tag %llu; queue stays empty\n",
-                handed.handoff->message.payload.c_str(),
+                handed.handoff->message.payload.str().c_str(),
                 static_cast<unsigned long long>(handed.handoff->receiver_tag));
   }
 
@@ -182,7 +182,7 @@ int Run() {
       break;
     }
     std::printf("  mq_receive -> prio %u \"%s\"\n", got.message->priority,
-                got.message->payload.c_str());
+                got.message->payload.str().c_str());
   }
   return 0;
 }
