@@ -282,9 +282,11 @@ state::IpcNamespaceState IpcNamespace::Export(const UserNsIndex& user_ns_index) 
     qs.mode = q.mode();
     qs.maxmsg = q.attributes().maxmsg;
     qs.msgsize = q.attributes().msgsize;
-    for (Message& m : q.SnapshotMessages()) {
-      qs.messages.push_back(state::MessageState{m.priority, std::move(m.payload)});
-    }
+    // References to the payloads, not copies: this runs while a live checkpoint pauses calls.
+    qs.messages.reserve(static_cast<size_t>(q.Status().curmsgs));
+    q.ForEachMessage([&qs](const Message& m) {
+      qs.messages.push_back(state::MessageState{m.priority, m.payload});
+    });
     if (std::optional<NotificationRegistration> r = q.SnapshotNotification()) {
       state::NotificationState ns;
       ns.owner_process = r->owner.id;

@@ -686,5 +686,47 @@ TEST_F(IpcNamespaceTest, ExportImportRoundTrip) {
       << "import needs a new namespace";
 }
 
+// A live checkpoint captures while the program's calls are paused: the export must take
+// references to the queued payloads, not copies, and the capture must stay intact while
+// the queue goes on (receives free nothing the capture holds; nothing is lost or doubled).
+TEST_F(IpcNamespaceTest, ExportSharesPayloadsWithTheQueue) {
+  Credentials c = User(1000);
+  abi::MqAttr a = Attr(4, 4096);
+  OpenOutcome q = ns_->Open(c, "shared", kRdwrCreat, 0600, &a);
+  ASSERT_TRUE(q.result.ok());
+  const std::string big(4096, 'x');
+  Send(q.inode->queue(), 3, big);
+  Send(q.inode->queue(), 1, "small");
+  std::vector<const char*> queued;
+  q.inode->queue().ForEachMessage([&queued](const Message& m) {
+    queued.push_back(m.payload.data());
+  });
+  ASSERT_EQ(queued.size(), 2u);
+
+  auto index = [](const UserNamespace*) { return 0; };
+  state::IpcNamespaceState st = ns_->Export(index);
+  ASSERT_EQ(st.queues.size(), 1u);
+  ASSERT_EQ(st.queues[0].messages.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(st.queues[0].messages[i].payload.data(), queued[i]) << "message " << i;
+    EXPECT_EQ(st.queues[0].messages[i].payload.use_count(), 2u) << "queue and capture";
+  }
+
+  ReceiveRequest r;
+  r.buffer_len = 4096;
+  r.nonblocking = true;
+  ReceiveOutcome first = q.inode->queue().Receive(r);
+  ASSERT_TRUE(first.message.has_value());
+  EXPECT_EQ(first.message->payload.data(), queued[0]) << "received without a copy";
+  first = ReceiveOutcome();
+  ReceiveOutcome second = q.inode->queue().Receive(r);
+  ASSERT_TRUE(second.message.has_value());
+  second = ReceiveOutcome();
+  EXPECT_EQ(q.inode->queue().Status().curmsgs, 0);
+  EXPECT_EQ(st.queues[0].messages[0].payload, big);
+  EXPECT_EQ(st.queues[0].messages[1].payload, "small");
+  EXPECT_EQ(st.queues[0].messages[0].payload.use_count(), 1u) << "only the capture is left";
+}
+
 }  // namespace
 }  // namespace mqsentry::ipc

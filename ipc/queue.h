@@ -203,6 +203,13 @@ class Queue {
 
   // Checkpoint support: messages in receive order, the registration, parked-waiter counts.
   std::vector<Message> SnapshotMessages() const;
+  // Calls fn(const Message&) for each message in receive order, under the queue's lock
+  // (a capture takes payload references without an intermediate copy of the messages).
+  template <typename Fn>
+  void ForEachMessage(Fn&& fn) const {
+    absl::MutexLock lock(&mu_);
+    store_.ForEach(fn);
+  }
   std::optional<NotificationRegistration> SnapshotNotification() const;
   // Restore: appends a message without notification or waiters (the queue must be new).
   void RestoreMessage(Message message);
