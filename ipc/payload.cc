@@ -23,8 +23,11 @@ Payload::Payload(std::string_view bytes) {
 
 void Payload::Release() noexcept {
   if (rep_ == nullptr) return;
-  // acq_rel: the last owner sees every other owner's reads done before it frees.
-  if (rep_->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+  // A sole owner frees without a locked instruction (the common case: a received message);
+  // no other thread can add a reference, as only owners copy. Otherwise acq_rel: the last
+  // owner sees every other owner's reads done before it frees.
+  if (rep_->refs.load(std::memory_order_acquire) == 1 ||
+      rep_->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
     rep_->~Rep();
     ::operator delete(rep_);
   }

@@ -24,7 +24,7 @@
 // does with the bytes of process_vm_readv/writev. At 512 KiB that copy dominates, and at
 // large N its destination is cold (malloc hands back the 512 KiB block of the message just
 // received, last written N pairs ago), so BM_PayloadOnly runs the same allocation and copy
-// pattern with a plain ring of N strings and no queue: the queue's own cost is the difference.
+// pattern with a plain ring of N payloads and no queue: the queue's own cost is the difference.
 #include <cstdint>
 #include <cstring>
 #include <deque>
@@ -105,14 +105,14 @@ void BM_PayloadOnly(benchmark::State& state) {
   const int64_t n = state.range(0);
   const size_t payload_bytes = static_cast<size_t>(state.range(2));
   const std::string source(payload_bytes, 'm');
-  std::deque<std::string> ring;
-  for (int64_t i = 0; i < n; ++i) ring.emplace_back(source.data(), source.size());
+  std::deque<Payload> ring;
+  for (int64_t i = 0; i < n; ++i) ring.emplace_back(source);
   for (auto _ : state) {
-    std::string oldest = std::move(ring.front());
+    Payload oldest = std::move(ring.front());
     ring.pop_front();
     benchmark::DoNotOptimize(oldest.data());
-    oldest = std::string();  // freed before the copy-in, as after a receive
-    ring.emplace_back(source.data(), source.size());
+    oldest = Payload();  // freed before the copy-in, as after a receive
+    ring.emplace_back(source);
     benchmark::DoNotOptimize(ring.back().data());
   }
   state.SetItemsProcessed(state.iterations() * 2);
