@@ -57,8 +57,8 @@ TEST(PayloadTest, UninitializedIsFilledThenShared) {
   EXPECT_EQ(q, "xyz");
 }
 
-// Copies dropped on several threads at once free the bytes exactly once (run under ASan/TSan
-// by the sanitizer configs).
+// Copies dropped on several threads at once free the bytes exactly once (also meant for
+// bazel test --copt=-fsanitize=thread --linkopt=-fsanitize=thread //ipc:payload_test).
 TEST(PayloadTest, ConcurrentCopiesAndReleases) {
   Payload p(std::string(4096, 'm'));
   std::vector<std::thread> threads;
