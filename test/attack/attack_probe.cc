@@ -175,14 +175,15 @@ int UnshareIpc() {
 }
 
 // What a program that needs its own IPC (or mount) namespace does without CAP_SYS_ADMIN.
-int UsernsIpc() {
+// unshare(CLONE_NEWUSER | `more`) with uid and gid 0 in it mapped to ours outside (what
+// `unshare --map-root-user` writes; without a map a new queue's owner would be unmapped,
+// EOVERFLOW). Prints each step that fails; false then.
+bool EnterOwnUserNamespace(int more, const char* label) {
   const uid_t uid = geteuid();
   const gid_t gid = getegid();
-  const long rc = unshare(CLONE_NEWUSER | CLONE_NEWIPC);
-  std::printf("unshare(CLONE_NEWUSER|CLONE_NEWIPC): %s\n", Result(rc).c_str());
-  if (rc != 0) return 0;
-  // uid and gid 0 in it = ours outside (what `unshare --map-root-user` writes); without a
-  // map the new queue's owner would be unmapped (EOVERFLOW).
+  const long rc = unshare(CLONE_NEWUSER | more);
+  std::printf("%s: %s\n", label, Result(rc).c_str());
+  if (rc != 0) return false;
   const std::pair<const char*, std::string> maps[] = {
       {"/proc/self/setgroups", "deny"},
       {"/proc/self/uid_map", "0 " + std::to_string(uid) + " 1"},
@@ -193,9 +194,14 @@ int UsernsIpc() {
     out.flush();
     if (!out) {
       std::printf("write %s: failed\n", path);
-      return 0;
+      return false;
     }
   }
+  return true;
+}
+
+int UsernsIpc() {
+  if (!EnterOwnUserNamespace(CLONE_NEWIPC, "unshare(CLONE_NEWUSER|CLONE_NEWIPC)")) return 0;
   const long q = syscall(SYS_mq_open, "attack-userns-queue", O_CREAT | O_RDWR | O_EXCL, 0600, nullptr);
   std::printf("mq_open in it: %s\n", Result(q).c_str());
   if (q >= 0) {
@@ -208,24 +214,7 @@ int UsernsIpc() {
 // A FUSE mount in a user and mount namespace of its own (Linux allows it: FS_USERNS_MOUNT):
 // the daemon would be this program, which could leave a page of its file unserved.
 int UsernsFuse() {
-  const uid_t uid = geteuid();
-  const gid_t gid = getegid();
-  const long rc = unshare(CLONE_NEWUSER | CLONE_NEWNS);
-  std::printf("unshare(CLONE_NEWUSER|CLONE_NEWNS): %s\n", Result(rc).c_str());
-  if (rc != 0) return 0;
-  const std::pair<const char*, std::string> maps[] = {
-      {"/proc/self/setgroups", "deny"},
-      {"/proc/self/uid_map", "0 " + std::to_string(uid) + " 1"},
-      {"/proc/self/gid_map", "0 " + std::to_string(gid) + " 1"}};
-  for (const auto& [path, text] : maps) {
-    std::ofstream out(path);
-    out << text;
-    out.flush();
-    if (!out) {
-      std::printf("write %s: failed\n", path);
-      return 0;
-    }
-  }
+  if (!EnterOwnUserNamespace(CLONE_NEWNS, "unshare(CLONE_NEWUSER|CLONE_NEWNS)")) return 0;
   const int fuse = open("/dev/fuse", O_RDWR | O_CLOEXEC);
   if (fuse < 0) {
     std::printf("open /dev/fuse: %s\n", Result(fuse).c_str());
