@@ -28,39 +28,6 @@
 namespace mqsentry::testing {
 namespace {
 
-bool WriteText(const std::string& path, const std::string& text) {
-  const int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  const bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  close(fd);
-  return ok;
-}
-
-// unshare(CLONE_NEWUSER | extra) with uid and gid 0 mapped to the caller's.
-bool EnterOwnUserNamespace(int extra) {
-  const uid_t uid = geteuid();
-  const gid_t gid = getegid();
-  if (unshare(CLONE_NEWUSER | extra) != 0) return false;
-  return WriteText("/proc/self/setgroups", "deny") &&
-         WriteText("/proc/self/uid_map", "0 " + std::to_string(uid) + " 1") &&
-         WriteText("/proc/self/gid_map", "0 " + std::to_string(gid) + " 1");
-}
-
-class ScratchDir {
- public:
-  ScratchDir() {
-    char tmpl[] = "/tmp/mq-mount-test-XXXXXX";
-    if (mkdtemp(tmpl) != nullptr) path_ = tmpl;
-  }
-  ~ScratchDir() {
-    if (!path_.empty()) rmdir(path_.c_str());
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
-
 long FsMagic(const char* path) {
   struct statfs sf;
   return statfs(path, &sf) == 0 ? static_cast<long>(sf.f_type) : -1;

@@ -30,39 +30,6 @@
 namespace mqsentry::testing {
 namespace {
 
-bool WriteText(const std::string& path, const std::string& text) {
-  const int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  const bool ok = write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-  close(fd);
-  return ok;
-}
-
-bool EnterOwnNamespaces(int flags) {
-  const uid_t uid = geteuid();
-  const gid_t gid = getegid();
-  if (unshare(CLONE_NEWUSER | flags) != 0) return false;
-  return WriteText("/proc/self/setgroups", "deny") &&
-         WriteText("/proc/self/uid_map", "0 " + std::to_string(uid) + " 1") &&
-         WriteText("/proc/self/gid_map", "0 " + std::to_string(gid) + " 1");
-}
-
-class ScratchDir {
- public:
-  ScratchDir() {
-    char tmpl[] = "/tmp/mq-mqueue-mount-XXXXXX";
-    if (mkdtemp(tmpl) != nullptr) path_ = tmpl;
-  }
-  ~ScratchDir() {
-    if (!path_.empty()) rmdir(path_.c_str());
-  }
-  const std::string& path() const { return path_; }
-  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
-
 // Names in a directory (without . and ..) and whether . and .. were there as DT_DIR and
 // every other entry DT_REG.
 std::set<std::string> List(const std::string& dir, bool* types_ok) {
@@ -101,7 +68,7 @@ TEST(MqMqueueMount, ListsAndStatsQueues_Spec8_5) {
   ScratchDir dir;
   ASSERT_FALSE(dir.path().empty());
   EXPECT_CHILD_OK(RunInChild([&]() -> int {
-    CHILD_CHECK(EnterOwnNamespaces(CLONE_NEWNS | CLONE_NEWIPC));
+    CHILD_CHECK(EnterOwnUserNamespace(CLONE_NEWNS | CLONE_NEWIPC));
     const std::string name = UniqueName();
     const int q = RawMqOpen(name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0640, &kSmall);
     CHILD_CHECK_OK(q);
@@ -152,7 +119,7 @@ TEST(MqMqueueMount, MountsFollowTheIpcNamespace_Spec8_5) {
   ScratchDir first, second, child;
   ASSERT_FALSE(first.path().empty() || second.path().empty() || child.path().empty());
   EXPECT_CHILD_OK(RunInChild([&]() -> int {
-    CHILD_CHECK(EnterOwnNamespaces(CLONE_NEWNS | CLONE_NEWIPC));
+    CHILD_CHECK(EnterOwnUserNamespace(CLONE_NEWNS | CLONE_NEWIPC));
     const std::string name = UniqueName();
     CHILD_CHECK_OK(RawMqOpen(name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600, &kSmall));
     CHILD_CHECK_OK(MountMqueue(first.path()));
@@ -179,7 +146,7 @@ TEST(MqMqueueMount, OpenGivesAWorkingMqDescriptor_Spec8_5) {
   ScratchDir dir;
   ASSERT_FALSE(dir.path().empty());
   EXPECT_CHILD_OK(RunInChild([&]() -> int {
-    CHILD_CHECK(EnterOwnNamespaces(CLONE_NEWNS | CLONE_NEWIPC));
+    CHILD_CHECK(EnterOwnUserNamespace(CLONE_NEWNS | CLONE_NEWIPC));
     const std::string name = UniqueName();
     const int q = RawMqOpen(name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600, &kSmall);
     CHILD_CHECK_OK(q);
@@ -227,7 +194,7 @@ TEST(MqMqueueMount, OpenCreateMakesAQueue_Spec8_5) {
   ScratchDir dir;
   ASSERT_FALSE(dir.path().empty());
   EXPECT_CHILD_OK(RunInChild([&]() -> int {
-    CHILD_CHECK(EnterOwnNamespaces(CLONE_NEWNS | CLONE_NEWIPC));
+    CHILD_CHECK(EnterOwnUserNamespace(CLONE_NEWNS | CLONE_NEWIPC));
     CHILD_CHECK_OK(MountMqueue(dir.path()));
     umask(022);
     const std::string name = UniqueName();
@@ -266,7 +233,7 @@ TEST(MqMqueueMount, UnlinkChmodChownUtimes_Spec8_5) {
   ScratchDir dir;
   ASSERT_FALSE(dir.path().empty());
   EXPECT_CHILD_OK(RunInChild([&]() -> int {
-    CHILD_CHECK(EnterOwnNamespaces(CLONE_NEWNS | CLONE_NEWIPC));
+    CHILD_CHECK(EnterOwnUserNamespace(CLONE_NEWNS | CLONE_NEWIPC));
     const std::string name = UniqueName();
     const int q = RawMqOpen(name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600, &kSmall);
     CHILD_CHECK_OK(q);
@@ -299,7 +266,7 @@ TEST(MqMqueueMount, RefusedOperations_Spec8_5) {
   ScratchDir dir;
   ASSERT_FALSE(dir.path().empty());
   EXPECT_CHILD_OK(RunInChild([&]() -> int {
-    CHILD_CHECK(EnterOwnNamespaces(CLONE_NEWNS | CLONE_NEWIPC));
+    CHILD_CHECK(EnterOwnUserNamespace(CLONE_NEWNS | CLONE_NEWIPC));
     const std::string name = UniqueName();
     CHILD_CHECK_OK(RawMqOpen(name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600, &kSmall));
     CHILD_CHECK_OK(MountMqueue(dir.path()));
@@ -325,7 +292,7 @@ TEST(MqMqueueMount, StatfsShowsMqueueMagic_Spec8_5) {
   ScratchDir dir;
   ASSERT_FALSE(dir.path().empty());
   EXPECT_CHILD_OK(RunInChild([&]() -> int {
-    CHILD_CHECK(EnterOwnNamespaces(CLONE_NEWNS | CLONE_NEWIPC));
+    CHILD_CHECK(EnterOwnUserNamespace(CLONE_NEWNS | CLONE_NEWIPC));
     CHILD_CHECK_OK(MountMqueue(dir.path()));
     struct statfs sf;
     CHILD_CHECK_OK(statfs(dir.path().c_str(), &sf));
@@ -383,7 +350,7 @@ TEST(MqMqueueMount, ChmodOfTheRoot_Spec8_5) {
   ScratchDir dir;
   ASSERT_FALSE(dir.path().empty());
   EXPECT_CHILD_OK(RunInChild([&]() -> int {
-    CHILD_CHECK(EnterOwnNamespaces(CLONE_NEWNS | CLONE_NEWIPC));
+    CHILD_CHECK(EnterOwnUserNamespace(CLONE_NEWNS | CLONE_NEWIPC));
     CHILD_CHECK_OK(MountMqueue(dir.path()));
     CHILD_CHECK_OK(chmod(dir.path().c_str(), 0755));
     struct stat st;
@@ -402,7 +369,7 @@ TEST(MqMqueueMount, HandlesDoNotDecode_Spec8_5) {
   ScratchDir dir;
   ASSERT_FALSE(dir.path().empty());
   EXPECT_CHILD_OK(RunInChild([&]() -> int {
-    CHILD_CHECK(EnterOwnNamespaces(CLONE_NEWNS | CLONE_NEWIPC));
+    CHILD_CHECK(EnterOwnUserNamespace(CLONE_NEWNS | CLONE_NEWIPC));
     const std::string name = UniqueName();
     CHILD_CHECK_OK(RawMqOpen(name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600, &kSmall));
     CHILD_CHECK_OK(MountMqueue(dir.path()));
@@ -444,7 +411,7 @@ TEST(MqMqueueMount, HandlesDoNotDecode_Spec8_5) {
 // The new mount API makes the same filesystem: fsopen("mqueue"), fsconfig, fsmount.
 TEST(MqMqueueMount, FsopenMqueue_Spec8_5) {
   EXPECT_CHILD_OK(RunInChild([&]() -> int {
-    CHILD_CHECK(EnterOwnNamespaces(CLONE_NEWNS | CLONE_NEWIPC));
+    CHILD_CHECK(EnterOwnUserNamespace(CLONE_NEWNS | CLONE_NEWIPC));
     const std::string name = UniqueName();
     CHILD_CHECK_OK(RawMqOpen(name.c_str(), O_RDWR | O_CREAT | O_EXCL, 0600, &kSmall));
     const int fs = static_cast<int>(syscall(SYS_fsopen, "mqueue", FSOPEN_CLOEXEC));
@@ -466,7 +433,7 @@ TEST(MqMqueueMount, NeedsCapabilityOverTheIpcNamespace_Spec8_5) {
   ScratchDir dir;
   ASSERT_FALSE(dir.path().empty());
   EXPECT_CHILD_OK(RunInChild([&]() -> int {
-    CHILD_CHECK(EnterOwnNamespaces(CLONE_NEWNS));
+    CHILD_CHECK(EnterOwnUserNamespace(CLONE_NEWNS));
     CHILD_CHECK_ERRNO(MountMqueue(dir.path()), EPERM);
     CHILD_CHECK_ERRNO(mount("none", (dir / "missing").c_str(), "mqueue", 0, nullptr), ENOENT);
     CHILD_CHECK_OK(unshare(CLONE_NEWIPC));

@@ -191,28 +191,36 @@ int WriteProcFile(const char* path, const std::string& text) {
   return n == static_cast<ssize_t>(text.size()) ? 0 : -1;
 }
 
-// `unshare -r -i`: a new user namespace mapping uid and gid 0 to the caller's own
-// (setgroups "deny"), which owns a new IPC namespace. Reports what failed.
+// `unshare -r -i`, reporting what failed.
 bool EnterOwnUserAndIpcNamespace() {
-  const std::string uid_map = "0 " + std::to_string(geteuid()) + " 1";
-  const std::string gid_map = "0 " + std::to_string(getegid()) + " 1";
-  if (unshare(CLONE_NEWUSER | CLONE_NEWIPC) != 0) {
+  if (!EnterOwnUserNamespace(CLONE_NEWIPC)) {
     ChildFailure(__FILE__, __LINE__,
-                 "unshare(CLONE_NEWIPC): EPERM, then unshare(CLONE_NEWUSER|CLONE_NEWIPC): " +
-                     ErrnoName(errno));
-    return false;
-  }
-  if (WriteProcFile("/proc/self/setgroups", "deny") != 0 ||
-      WriteProcFile("/proc/self/uid_map", uid_map) != 0 ||
-      WriteProcFile("/proc/self/gid_map", gid_map) != 0) {
-    ChildFailure(__FILE__, __LINE__, "writing the id maps of a new user namespace: " +
-                                         ErrnoName(errno));
+                 "unshare(CLONE_NEWIPC): EPERM, then unshare(CLONE_NEWUSER|CLONE_NEWIPC) and "
+                 "its id maps: " + ErrnoName(errno));
     return false;
   }
   return true;
 }
 
 }  // namespace
+
+bool EnterOwnUserNamespace(int more) {
+  const std::string uid_map = "0 " + std::to_string(geteuid()) + " 1";
+  const std::string gid_map = "0 " + std::to_string(getegid()) + " 1";
+  return unshare(CLONE_NEWUSER | more) == 0 &&
+         WriteProcFile("/proc/self/setgroups", "deny") == 0 &&
+         WriteProcFile("/proc/self/uid_map", uid_map) == 0 &&
+         WriteProcFile("/proc/self/gid_map", gid_map) == 0;
+}
+
+ScratchDir::ScratchDir(const std::string& prefix) {
+  std::string tmpl = "/tmp/" + prefix + "-XXXXXX";
+  if (mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
+}
+
+ScratchDir::~ScratchDir() {
+  if (!path_.empty()) rmdir(path_.c_str());
+}
 
 int RunInFreshIpcNamespace(const std::function<int()>& fn) {
   return RunInChild([&fn]() -> int {

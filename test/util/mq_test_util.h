@@ -202,6 +202,26 @@ int WaitChild(pid_t pid);
 // no other uid is mapped). Only the unprivileged runs see this.
 int RunInFreshIpcNamespace(const std::function<int()>& fn);
 
+// `unshare -r` plus `more` (CLONE_NEWNS, CLONE_NEWIPC, ...): a new user namespace mapping
+// uid and gid 0 to the caller's own (setgroups "deny"), which owns the other new
+// namespaces. false (errno set) if a step failed.
+bool EnterOwnUserNamespace(int more);
+
+// An empty directory under /tmp for the life of the object (a mount point), removed again
+// if it is empty then; path() is empty if it could not be made.
+class ScratchDir {
+ public:
+  explicit ScratchDir(const std::string& prefix = "mq-test");
+  ~ScratchDir();
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
 void ChildFailure(const char* file, int line, const std::string& what);
 
 // Predicate-formatter for a child's status (0 = success). It leaves the child's code out of
